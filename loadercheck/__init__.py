@@ -1,0 +1,38 @@
+"""loadercheck: catch badly ordered training feeds before the GPU hours are spent.
+
+Public API: :func:`check`, :func:`assert_well_shuffled`, :class:`Report`,
+:class:`Status`. Importing this package imports neither torch nor the statistics: they load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["check", "assert_well_shuffled", "Report", "Status", "CheckResult", "LoaderCheckError", "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import assert_well_shuffled, check
+    from .errors import LoaderCheckError
+    from .results import CheckResult, Report, Status
+
+_LAZY = {
+    "check": "api",
+    "assert_well_shuffled": "api",
+    "Report": "results",
+    "Status": "results",
+    "CheckResult": "results",
+    "LoaderCheckError": "errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loadercheck' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

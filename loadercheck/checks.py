@@ -1,0 +1,314 @@
+"""The check registry: stable check ids, each turning a Stream into a CheckResult.
+
+The statistics live in :mod:`loadercheck.stats`; this module only chooses which tests apply,
+corrects them together (Holm), and turns p-value + effect size into a status, a message and a hint.
+The decision rule (SPEC §4) is written once, in :func:`decide`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import stats
+from .options import Options
+from .results import CheckResult, LabelKind, Status, Stream, TestResult
+
+LABEL_RUNS = "label-runs"
+BATCH_ENTROPY = "batch-entropy"
+LABEL_AUTOCORRELATION = "label-autocorrelation"
+WINDOW_DRIFT = "window-drift"
+TARGET_TREND = "target-trend"
+DUPLICATES = "duplicates"
+CROSS_EPOCH_ORDER = "cross-epoch-order"
+PROBE = "probe"
+CLASS_BALANCE = "class-balance"
+
+CHECK_IDS: tuple[str, ...] = (
+    LABEL_RUNS,
+    BATCH_ENTROPY,
+    LABEL_AUTOCORRELATION,
+    WINDOW_DRIFT,
+    TARGET_TREND,
+    DUPLICATES,
+    CROSS_EPOCH_ORDER,
+    PROBE,
+    CLASS_BALANCE,
+)
+"""Every stable check id (SPEC §3). Each has a section in docs/checks.md."""
+
+MC_FACTOR = 10.0
+"""A check runs its permutation safety net when its fast p-value is below MC_FACTOR * alpha / m."""
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    """A statistical order check: its id, test, effect threshold and wording."""
+
+    id: str
+    test: Callable[..., TestResult]
+    min_effect: float
+    """Smallest effect (kappa, or |rho| for target-trend) that fails; a significant smaller one warns."""
+    describe: Callable[[TestResult, "Context"], str]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the wording functions need besides the test result."""
+
+    stream: Stream
+    codes: np.ndarray
+    binned: bool
+    """True when codes are decile bins of a continuous target."""
+
+    @property
+    def unit(self) -> str:
+        return "target decile" if self.binned else "label"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _describe_runs(r: TestResult, ctx: Context) -> str:
+    d = r.details
+    return (
+        f"neighbouring samples share a {ctx.unit} {_pct(d['match_rate'])} of the time; "
+        f"a shuffled feed: {_pct(d['expected_rate'])}"
+    )
+
+
+def _describe_batches(r: TestResult, ctx: Context) -> str:
+    d = r.details
+    what = "target deciles" if ctx.binned else "classes"
+    text = (
+        f"batches hold {d['mean_classes']:.1f} {what} on average (entropy {d['mean_entropy']:.2f} nats); "
+        f"a shuffled feed: {d['expected_classes']:.1f} ({d['expected_entropy']:.2f} nats)"
+    )
+    single = d.get("single_class_share", 0.0)
+    if single > 0:
+        text += f"; {_pct(single)} of batches hold a single {'decile' if ctx.binned else 'class'}"
+    return text
+
+
+def _describe_autocorrelation(r: TestResult, ctx: Context) -> str:
+    d = r.details
+    lag = int(d.get("lag", 1))
+    batches = "batch" if lag == 1 else "batches"
+    text = f"{ctx.unit}s repeat at a distance of {lag} {batches} (kappa {r.effect:.2f})"
+    if "period" in d and d["period"]:
+        text += f"; a period of {int(d['period'])} batches"
+    return text
+
+
+def _describe_drift(r: TestResult, ctx: Context) -> str:
+    d = r.details
+    what = "target distribution" if ctx.binned else "class mix"
+    return f"the {what} changes across windows of {int(d['window']):,} samples (kappa {r.effect:.2f})"
+
+
+def _describe_trend(r: TestResult, ctx: Context) -> str:
+    direction = "rises" if (r.effect or 0) > 0 else "falls"
+    return f"the target {direction} along the stream (rank correlation with position {r.effect:+.2f})"
+
+
+CATEGORICAL_CHECKS: tuple[OrderCheck, ...] = (
+    OrderCheck(LABEL_RUNS, stats.runs_test, 0.05, _describe_runs),
+    OrderCheck(BATCH_ENTROPY, stats.batch_homogeneity_test, 0.05, _describe_batches),
+    OrderCheck(LABEL_AUTOCORRELATION, stats.autocorrelation_test, 0.05, _describe_autocorrelation),
+    OrderCheck(WINDOW_DRIFT, stats.window_drift_test, 0.02, _describe_drift),
+)
+
+
+def _target_trend_test(values: np.ndarray, batch_sizes: np.ndarray, **kw) -> TestResult:
+    """Spearman trend and median runs, Bonferroni-combined into one target-trend p-value."""
+    trend = stats.trend_test(values, batch_sizes, **kw)
+    runs = stats.median_runs_test(values, batch_sizes, **kw)
+    pvalue = min(1.0, 2.0 * min(trend.pvalue, runs.pvalue))
+    method = f"{trend.method} + median runs ({runs.method}), Bonferroni x2"
+    details = {**trend.details, "median_runs_pvalue": runs.pvalue, "trend_pvalue": trend.pvalue}
+    return TestResult(trend.statistic, pvalue, trend.effect, method, details)
+
+
+TARGET_TREND_CHECK = OrderCheck(TARGET_TREND, _target_trend_test, 0.1, _describe_trend)
+
+
+def decide(adjusted_pvalue: float, effect: float | None, min_effect: float, alpha: float, ordered: bool) -> Status:
+    """The decision rule of SPEC §4 for one statistical check.
+
+    ``fail`` needs significance after the family correction AND an effect large enough to hurt
+    training; a significant but small effect is ``warn``; a feed declared ``ordered`` never fails.
+    """
+    if adjusted_pvalue > alpha:
+        return Status.PASS
+    if ordered:
+        return Status.PASS
+    if effect is not None and abs(effect) >= min_effect:
+        return Status.FAIL
+    return Status.WARN
+
+
+def verdict(statuses: list[Status] | tuple[Status, ...]) -> Status:
+    """Overall verdict: fail if any check fails, else warn if any warns, else pass (SPEC §4)."""
+    if Status.FAIL in statuses:
+        return Status.FAIL
+    if Status.WARN in statuses:
+        return Status.WARN
+    return Status.PASS
+
+
+def run_checks(stream: Stream, options: Options) -> tuple[CheckResult, ...]:
+    """Run every applicable check on ``stream`` and return results in registry order."""
+    results: list[CheckResult] = []
+    continuous = stream.kind is LabelKind.CONTINUOUS
+    codes = stats.decile_codes(stream.labels) if continuous else stream.labels
+    observed = np.unique(codes).size
+
+    if observed < 2:
+        results.extend(_single_class(stream, codes, options))
+    else:
+        plan = ([TARGET_TREND_CHECK] if continuous else []) + list(CATEGORICAL_CHECKS)
+        ctx = Context(stream, codes, binned=continuous)
+        results.extend(_order_checks(plan, ctx, options))
+    if not continuous:
+        results.append(_class_balance(stream))
+    return tuple(sorted(results, key=lambda c: CHECK_IDS.index(c.id)))
+
+
+def _order_checks(plan: list[OrderCheck], ctx: Context, options: Options) -> list[CheckResult]:
+    rng = np.random.default_rng(options.seed)
+    m = len(plan)
+    mc_below = MC_FACTOR * options.alpha / m
+    outcomes: list[tuple[OrderCheck, TestResult | str]] = []
+    for check in plan:
+        data = ctx.stream.labels if check is TARGET_TREND_CHECK else ctx.codes
+        try:
+            outcomes.append((check, check.test(data, ctx.stream.batch_sizes, rng=rng, mc_below=mc_below)))
+        except stats.NotEnoughData as exc:
+            outcomes.append((check, str(exc)))
+
+    ran = [(c, r) for c, r in outcomes if isinstance(r, TestResult)]
+    adjusted = dict(zip((c.id for c, _ in ran), stats.holm([r.pvalue for _, r in ran]))) if ran else {}
+
+    results = []
+    for check, outcome in outcomes:
+        if isinstance(outcome, str):
+            results.append(CheckResult(check.id, Status.SKIP, f"not enough data: {outcome}"))
+            continue
+        p_adj = float(adjusted[check.id])
+        status = decide(p_adj, outcome.effect, check.min_effect, options.alpha, options.ordered)
+        message = check.describe(outcome, ctx)
+        if options.ordered and p_adj <= options.alpha:
+            message = f"(feed declared ordered, not judged) {message}"
+        results.append(
+            CheckResult(
+                id=check.id,
+                status=status,
+                message=message,
+                statistic=outcome.statistic,
+                pvalue=p_adj,
+                effect=outcome.effect,
+                hint=_hint(check.id, ctx) if status in (Status.FAIL, Status.WARN) else None,
+                method=outcome.method,
+                details={**outcome.details, "raw_pvalue": outcome.pvalue, "min_effect": check.min_effect},
+            )
+        )
+    return results
+
+
+def _single_class(stream: Stream, codes: np.ndarray, options: Options) -> list[CheckResult]:
+    """A sampled stream holding one class: no conditional test can speak (SPEC §2 prefix caveat)."""
+    n = codes.size
+    if stream.kind is LabelKind.CONTINUOUS:
+        value = stream.labels[0] if n else float("nan")
+        msg = f"all {n:,} sampled targets equal {value:g}: order cannot be tested"
+        return [CheckResult(TARGET_TREND, Status.WARN, msg, hint="check that the label is the right field (--label)")]
+    name = stream.classes[int(codes[0])] if n else "?"
+    msg = f"all {n:,} sampled labels are class {name!r}"
+    reference = stream.dataset_labels
+    if reference is not None and np.unique(reference).size > 1:
+        counts = np.bincount(np.asarray(reference, dtype=np.int64))
+        counts = counts[counts > 0]
+        p = stats.single_class_prefix_pvalue(n, counts)
+        k = counts.size
+        status = Status.PASS if p > options.alpha or options.ordered else Status.FAIL
+        full = (
+            f"{msg}, though the dataset has {k} classes; a shuffled feed would give a single class "
+            f"with probability {p:.1e}"
+        )
+        hint = _hint(LABEL_RUNS, Context(stream, codes, False)) if status is Status.FAIL else None
+        return [CheckResult(LABEL_RUNS, status, full, statistic=float(n), pvalue=p, effect=1.0, hint=hint,
+                            method="exact hypergeometric vs dataset labels")]
+    hint = (
+        "the first class block may be longer than the sample: draw more batches (--batches), "
+        "or expose the dataset's labels (a `targets` attribute) so the order can be judged"
+    )
+    return [CheckResult(LABEL_RUNS, Status.WARN, f"{msg}: order cannot be tested on this sample", hint=hint)]
+
+
+def _class_balance(stream: Stream) -> CheckResult:
+    k = max(len(stream.classes), 1)
+    info = stats.class_balance(stream.labels, k)
+    shares = np.asarray(info["shares"])
+    order = np.argsort(-shares)[:3]
+    top = ", ".join(f"{stream.classes[i]!r} {_pct(shares[i])}" for i in order if shares[i] > 0)
+    observed = int((shares > 0).sum())
+    message = f"{observed} classes seen; largest: {top}; imbalance ratio {info['imbalance_ratio']:.1f}"
+    return CheckResult(
+        CLASS_BALANCE,
+        Status.PASS,
+        message,
+        statistic=float(info["imbalance_ratio"]),
+        effect=float(info["effective_classes"]),
+        details={"effective_classes": info["effective_classes"], "classes_seen": observed},
+    )
+
+
+def _hint(check_id: str, ctx: Context) -> str:
+    """Cause and fix, in the user's own API where the loader is recognised."""
+    loader = ctx.stream.loader
+    sampler = loader.sampler or ""
+    iterable = (
+        loader.type_name != "DataLoader" or "Infinite" in sampler or "Iterable" in (loader.dataset or "")
+    )
+    span = _clustered_span(ctx.codes, ctx.stream.batch_sizes)
+    buffer = _suggest_buffer(span, ctx)
+    if check_id == TARGET_TREND:
+        cause = "the data is ordered by its target (sorted by value, time or size)"
+    elif check_id == WINDOW_DRIFT:
+        cause = "the class mix drifts: datasets concatenated, class-sorted shards behind a small buffer, or a changing prior"
+    elif check_id == BATCH_ENTROPY:
+        cause = "batches are built from one or few classes (class-sorted data, or a per-class batch sampler)"
+    elif check_id == LABEL_AUTOCORRELATION:
+        cause = "labels repeat with a pattern (round-robin over classes, or sorted blocks)"
+    else:
+        cause = "samples arrive in blocks of equal labels (class-sorted data)"
+    if loader.type_name == "DataLoader" and not iterable:
+        if "Sequential" in sampler or loader.shuffle is False:
+            fix = "pass DataLoader(..., shuffle=True) (or a RandomSampler) for training"
+        else:
+            fix = "check the sampler/batch_sampler: it yields an ordered index sequence; use shuffle=True"
+    else:
+        fix = (
+            f"shuffle shards and samples: shuffle the shard/file order every epoch and use a shuffle buffer "
+            f"of at least {buffer:,} samples (labels here stay clustered over ~{span:,} samples)"
+        )
+    return f"{cause}; fix: {fix}"
+
+
+def _clustered_span(codes: np.ndarray, batch_sizes: np.ndarray) -> int:
+    """Mean length of runs of equal labels, in samples (a rough scale of the clustering)."""
+    if codes.size < 2:
+        return int(codes.size)
+    runs = 1 + int(np.count_nonzero(codes[1:] != codes[:-1]))
+    return max(1, int(round(codes.size / runs)))
+
+
+def _suggest_buffer(span: int, ctx: Context) -> int:
+    """A buffer spanning many clustered blocks of every class: 10 blocks per class, rounded up."""
+    k = max(int(np.unique(ctx.codes).size), 2)
+    raw = 10 * span * k
+    magnitude = 10 ** max(int(np.floor(np.log10(raw))) - 1, 0)
+    return int(np.ceil(raw / magnitude) * magnitude)

@@ -1,0 +1,56 @@
+"""The options of one run (CLI flags and ``check()`` keywords), validated once."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+from .errors import LoaderCheckError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Options:
+    """Options of one check run; see ``docs/cli.md`` for each flag."""
+
+    alpha: float = 1e-3
+    """Family-wise false-alarm rate: on a truly shuffled feed, P(any check fails) <= alpha."""
+    seed: int = 0
+    """Seed of every random choice loadercheck makes (permutations, probe); the same seed gives the same report."""
+    ordered: bool = False
+    """The feed is ordered on purpose (time series, curriculum): order checks never fail."""
+    batches: int | None = None
+    """Batches to draw per epoch (default: one epoch capped at 500 batches)."""
+    max_samples: int | None = None
+    """Samples to draw per epoch at most."""
+    timeout: float | None = None
+    """Seconds to spend drawing batches at most."""
+    label: str | int | Callable[..., Any] | None = None
+    """Where the labels are in a batch (index, key, dotted path, or ``module:function``); None = auto-detect."""
+    probe: bool = False
+    """Run the probe training (feed order vs shuffled)."""
+    device: str = "auto"
+    """Device of the probe: auto (CUDA when available), cpu or cuda."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 0.5:
+            raise LoaderCheckError(
+                f"alpha must be between 0 and 0.5 (the family-wise false-alarm rate), got {self.alpha!r}; "
+                "the default 1e-3 suits CI."
+            )
+        for name in ("batches", "max_samples"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise LoaderCheckError(f"{name} must be a positive integer, got {value!r}.")
+        if self.timeout is not None and not self.timeout > 0:
+            raise LoaderCheckError(f"timeout must be a positive number of seconds, got {self.timeout!r}.")
+        if self.device not in DEVICES:
+            raise LoaderCheckError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready options (a callable label is shown by its qualified name)."""
+        out = asdict(self)
+        if callable(self.label):
+            out["label"] = getattr(self.label, "__qualname__", repr(self.label))
+        return out

@@ -1,0 +1,72 @@
+"""Assemble a Report from a Stream and its CheckResults (no I/O, no formatting)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .checks import verdict
+from .results import CheckResult, LabelKind, Report, Stream, StreamSummary
+
+STRIP_CELLS = 96
+"""The label strip shows at most this many cells (one per batch, or per window of batches)."""
+
+
+def build_report(stream: Stream, checks: tuple[CheckResult, ...], config: Mapping[str, Any], target: str) -> Report:
+    """Bundle everything a renderer needs; the verdict rule lives in :func:`loadercheck.checks.verdict`."""
+    summary = StreamSummary(
+        samples=stream.samples,
+        batches=stream.batches,
+        epochs=len(stream.epochs),
+        classes=len(stream.classes) if stream.kind is LabelKind.CATEGORICAL else None,
+        label_kind=stream.kind,
+        batch_size=_modal(stream.batch_sizes),
+        seconds=round(stream.seconds, 3),
+        notes=stream.notes,
+    )
+    return Report(
+        verdict=verdict([c.status for c in checks]),
+        target=target,
+        config=dict(config),
+        stream=summary,
+        loader=stream.loader,
+        checks=checks,
+        version=__version__,
+        strip=label_strip(stream),
+        class_names=tuple(str(c) for c in stream.classes),
+    )
+
+
+def label_strip(stream: Stream, cells: int = STRIP_CELLS) -> tuple[tuple[int, int], ...]:
+    """Per cell (a batch, or a window of consecutive batches): (majority code, its share in percent).
+
+    Continuous targets are shown by decile of the target. Empty for an empty stream.
+    """
+    labels = stream.labels
+    if labels.size == 0:
+        return ()
+    if stream.kind is LabelKind.CONTINUOUS:
+        from .stats import decile_codes
+
+        labels = decile_codes(labels)
+    bounds = np.concatenate(([0], np.cumsum(stream.batch_sizes)))
+    per_cell = max(1, -(-stream.batches // cells))
+    edges = bounds[::per_cell]
+    if edges[-1] != bounds[-1]:
+        edges = np.append(edges, bounds[-1])
+    strip = []
+    for start, stop in zip(edges[:-1], edges[1:]):
+        counts = np.bincount(labels[start:stop])
+        top = int(np.argmax(counts))
+        strip.append((top, int(round(100 * counts[top] / (stop - start)))))
+    return tuple(strip)
+
+
+def _modal(sizes: np.ndarray) -> int | None:
+    if sizes.size == 0:
+        return None
+    values, counts = np.unique(sizes, return_counts=True)
+    return int(values[np.argmax(counts)])

@@ -1,0 +1,244 @@
+"""Plain frozen data passed between the layers: stream, check results, report.
+
+Nothing here computes statistics or formats output; renderers import these types, never the reverse.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Mapping
+
+import numpy as np
+
+
+class Status(StrEnum):
+    """Outcome of one check (and, for the report, of the whole run)."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+class LabelKind(StrEnum):
+    """How labels are read: classes (categorical) or a continuous target (regression)."""
+
+    CATEGORICAL = "categorical"
+    CONTINUOUS = "continuous"
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """What a statistical test in :mod:`loadercheck.stats` returns.
+
+    All p-values are one-sided toward *order* (clustering, drift) unless the test says otherwise.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    statistic: float
+    """The observed statistic (its meaning is given by ``method``)."""
+    pvalue: float
+    """P-value under the permutation null (exact, approximated or Monte Carlo; see ``method``)."""
+    effect: float | None
+    """Effect size in user terms, 0 for a shuffled feed (see each test's docstring)."""
+    method: str
+    """How the p-value was obtained, e.g. ``"negative-binomial tail"`` or ``"permutation (B=2000)"``."""
+    details: Mapping[str, float] = field(default_factory=dict)
+    """Extra numbers for the report (expected value, z-score, worst lag, ...)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Epoch:
+    """One pass over the loader as the sampling layer recorded it.
+
+    ``labels`` are in feed order: int64 class codes ``0..k-1`` (categorical) or float64 targets
+    (continuous). ``batch_sizes`` partitions them into batches (``batch_sizes.sum() == len(labels)``).
+    """
+
+    labels: np.ndarray
+    batch_sizes: np.ndarray
+    fingerprints: np.ndarray | None = None
+    """uint64 hash of each sample's input bytes, or None when inputs are not arrays."""
+
+
+@dataclass(frozen=True)
+class LoaderInfo:
+    """A short description of the loader object, read without drawing data."""
+
+    type_name: str
+    batch_size: int | None = None
+    sampler: str | None = None
+    shuffle: bool | None = None
+    num_workers: int | None = None
+    dataset: str | None = None
+    dataset_length: int | None = None
+    drop_last: bool | None = None
+    reiterable: bool = False
+
+    def describe(self) -> str:
+        """One line such as ``DataLoader(batch_size=32, sampler=SequentialSampler, ...)``."""
+        parts = []
+        for name in ("batch_size", "sampler", "shuffle", "num_workers", "drop_last"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value}")
+        if self.dataset is not None:
+            length = f"[{self.dataset_length:,}]" if self.dataset_length is not None else ""
+            parts.append(f"dataset={self.dataset}{length}")
+        return f"{self.type_name}({', '.join(parts)})"
+
+
+@dataclass(frozen=True, eq=False)
+class Stream:
+    """Everything the checks see: labels in feed order with batch boundaries, per epoch."""
+
+    epochs: tuple[Epoch, ...]
+    kind: LabelKind
+    classes: tuple[Any, ...]
+    """Original label values of the codes (categorical); empty for continuous targets."""
+    loader: LoaderInfo
+    notes: tuple[str, ...] = ()
+    """Plain-language notes from sampling (budget hit, timeout, partial second epoch, ...)."""
+    inputs: Any = None
+    """Optional per-batch inputs kept for the probe (list of arrays), else None."""
+    seconds: float = 0.0
+    """Wall time spent drawing batches."""
+    dataset_labels: np.ndarray | None = None
+    """Labels of the whole dataset from its metadata (``dataset.targets``), coded like ``labels``; else None."""
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Labels of the first epoch, in feed order."""
+        return self.epochs[0].labels
+
+    @property
+    def batch_sizes(self) -> np.ndarray:
+        """Batch sizes of the first epoch."""
+        return self.epochs[0].batch_sizes
+
+    @property
+    def samples(self) -> int:
+        return int(self.labels.size)
+
+    @property
+    def batches(self) -> int:
+        return int(self.batch_sizes.size)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check, in the user's terms (SPEC §3)."""
+
+    id: str
+    status: Status
+    message: str
+    statistic: float | None = None
+    pvalue: float | None = None
+    effect: float | None = None
+    hint: str | None = None
+    method: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON keys of SPEC §5 plus ``method`` and ``details``."""
+        return {
+            "id": self.id,
+            "status": str(self.status),
+            "message": self.message,
+            "statistic": _finite_or_none(self.statistic),
+            "pvalue": _finite_or_none(self.pvalue),
+            "effect": _finite_or_none(self.effect),
+            "hint": self.hint,
+            "method": self.method,
+            "details": {k: _jsonable(v) for k, v in self.details.items()},
+        }
+
+
+@dataclass(frozen=True)
+class StreamSummary:
+    """What was sampled, for the report header and JSON ``stream`` object."""
+
+    samples: int
+    batches: int
+    epochs: int
+    classes: int | None
+    label_kind: LabelKind
+    batch_size: int | None
+    seconds: float
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """The result of :func:`loadercheck.check`: verdict, checks and what was sampled."""
+
+    verdict: Status
+    target: str
+    config: Mapping[str, Any]
+    stream: StreamSummary
+    loader: LoaderInfo
+    checks: tuple[CheckResult, ...]
+    version: str
+    strip: tuple[tuple[int, ...], ...] = ()
+    """Label strip: per cell (batch or window) the dominant class code and its share bucket; see report.py."""
+    class_names: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when no check failed (the CLI exits 0)."""
+        return self.verdict is not Status.FAIL
+
+    @property
+    def failed(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if c.status is Status.FAIL)
+
+    def __getitem__(self, check_id: str) -> CheckResult:
+        for result in self.checks:
+            if result.id == check_id:
+                return result
+        raise KeyError(f"no check {check_id!r} in this report; it has {[c.id for c in self.checks]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of SPEC §5 (stable keys; new keys are only ever added)."""
+        stream = asdict(self.stream)
+        stream["label_kind"] = str(self.stream.label_kind)
+        stream["notes"] = list(self.stream.notes)
+        return {
+            "loadercheck_version": self.version,
+            "verdict": str(self.verdict),
+            "target": self.target,
+            "config": {k: _jsonable(v) for k, v in self.config.items()},
+            "stream": stream,
+            "loader": {**asdict(self.loader), "description": self.loader.describe()},
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """``to_dict()`` as one JSON document."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _finite_or_none(value)
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return str(value)
