@@ -40,7 +40,7 @@ def _version(value: bool) -> None:
 
 @app.command(no_args_is_help=True)
 def run(
-    target: str = typer.Argument(..., help="pkg.module:factory or path/to/file.py:factory (a zero-argument "
+    target: str = typer.Argument(..., metavar="TARGET", help="pkg.module:factory or path/to/file.py:factory (a zero-argument "
                                  "callable returning the loader, or the loader object itself)."),
     batches: Optional[int] = typer.Option(None, min=1, help="Batches to draw per epoch [default: one epoch, at most 500]."),
     max_samples: Optional[int] = typer.Option(None, min=1, help="Samples to draw per epoch at most."),
