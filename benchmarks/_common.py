@@ -1,0 +1,38 @@
+"""Helpers shared by the benchmark scripts: build a Stream from labels, run the battery, CIs."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as sps
+
+from loadercheck.checks import run_checks
+from loadercheck.options import Options
+from loadercheck.results import Epoch, LabelKind, LoaderInfo, Status, Stream
+
+
+def make_stream(labels: np.ndarray, batch_size: int, continuous: bool = False) -> Stream:
+    """A Stream of consecutive batches of ``batch_size`` (the last partial batch dropped)."""
+    n = labels.size - labels.size % batch_size
+    labels = labels[:n]
+    sizes = np.full(n // batch_size, batch_size, dtype=np.int64)
+    if continuous:
+        return Stream((Epoch(labels.astype(float), sizes),), LabelKind.CONTINUOUS, (), LoaderInfo("synthetic"))
+    classes, codes = np.unique(labels, return_inverse=True)
+    return Stream((Epoch(codes.astype(np.int64), sizes),), LabelKind.CATEGORICAL, tuple(classes.tolist()),
+                  LoaderInfo("synthetic"))
+
+
+def battery_fails(labels: np.ndarray, batch_size: int, *, alpha: float = 1e-3, seed: int = 0,
+                  continuous: bool = False) -> tuple[bool, tuple[str, ...]]:
+    """Run the whole battery; return (any check failed, ids of failing checks)."""
+    results = run_checks(make_stream(labels, batch_size, continuous), Options(alpha=alpha, seed=seed))
+    failed = tuple(r.id for r in results if r.status is Status.FAIL)
+    return bool(failed), failed
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact binomial confidence interval for k successes in n trials."""
+    a = (1 - level) / 2
+    lo = 0.0 if k == 0 else sps.beta.ppf(a, k, n - k + 1)
+    hi = 1.0 if k == n else sps.beta.ppf(1 - a, k + 1, n - k)
+    return float(lo), float(hi)
