@@ -1,0 +1,780 @@
+"""Drawing a bounded sample of batches from a user's loader: the only code that iterates one.
+
+:func:`draw` pulls batches (optionally in a daemon thread, so that a hanging loader can be
+abandoned at ``timeout``), records them with a :class:`StreamRecorder` and returns a
+:class:`~loadercheck.results.Stream`. :func:`describe_loader` reads the loader's configuration
+without drawing anything. torch is never imported here: a torch object can only reach us when the
+user's code imported torch already.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import queue
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import LabelError, LoaderError
+from .labels import LabelSpec, is_tensor, to_label_array
+from .results import Epoch, LabelKind, LoaderInfo, Stream
+
+DEFAULT_BATCHES = 500
+"""Batches drawn per epoch when ``batches`` is not given (one epoch, capped)."""
+CONTINUOUS_MIN_DISTINCT = 20
+"""Floating labels with more distinct values than this, not all integral, are continuous targets."""
+_MAX_DATASET_LABELS = 50_000_000
+
+_SHUFFLING_SAMPLERS = {"RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler"}
+_ORDERED_SAMPLERS = {"SequentialSampler"}
+
+
+# ---------------------------------------------------------------------- loader description
+def describe_loader(obj: object) -> LoaderInfo:
+    """Describe ``obj`` (a DataLoader or any iterable) without drawing data; never raises.
+
+    ``shuffle`` is True for random samplers (``RandomSampler``, ``SubsetRandomSampler``,
+    ``WeightedRandomSampler``, a shuffling ``DistributedSampler``), False for
+    ``SequentialSampler``, and None when the order is decided elsewhere (an ``IterableDataset``,
+    a generator, a custom sampler without a ``shuffle`` attribute). ``reiterable`` is
+    ``iter(obj) is not obj``, decided from the type (iterators return themselves) without calling
+    ``iter``, which on a DataLoader would start workers and draw a seed.
+    """
+    type_name = type(obj).__name__
+    try:
+        sampler_name, shuffle = _describe_sampler(obj)
+        batch_size = _int_attr(obj, "batch_size")
+        if batch_size is None:
+            batch_size = _int_attr(_attr(obj, "batch_sampler"), "batch_size")
+        dataset = _attr(obj, "dataset")
+        drop_last = _attr(obj, "drop_last")
+        return LoaderInfo(
+            type_name=type_name,
+            batch_size=batch_size,
+            sampler=sampler_name,
+            shuffle=shuffle,
+            num_workers=_int_attr(obj, "num_workers"),
+            dataset=type(dataset).__name__ if dataset is not None else None,
+            dataset_length=_length(dataset) if dataset is not None else None,
+            drop_last=drop_last if isinstance(drop_last, bool) else None,
+            reiterable=_is_reiterable(obj),
+        )
+    except Exception:  # a description must never stop a check
+        return LoaderInfo(type_name=type_name)
+
+
+def _attr(obj: object, name: str) -> Any:
+    if obj is None:
+        return None
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+
+def _int_attr(obj: object, name: str) -> int | None:
+    value = _attr(obj, name)
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _length(obj: object) -> int | None:
+    try:
+        return int(len(obj))  # type: ignore[arg-type]
+    except Exception:
+        return None
+
+
+def _is_iterable(obj: object) -> bool:
+    cls = type(obj)
+    return hasattr(cls, "__iter__") or hasattr(cls, "__getitem__")
+
+
+def _is_reiterable(obj: object) -> bool:
+    return _is_iterable(obj) and not isinstance(obj, Iterator)
+
+
+def _describe_sampler(obj: object) -> tuple[str | None, bool | None]:
+    sampler = _attr(obj, "sampler")
+    batch_sampler = _attr(obj, "batch_sampler")
+    if batch_sampler is not None and type(batch_sampler).__name__ != "BatchSampler":
+        sampler = batch_sampler  # a custom batch sampler decides the order
+    elif batch_sampler is not None and _attr(batch_sampler, "sampler") is not None:
+        sampler = _attr(batch_sampler, "sampler")
+    if sampler is None:
+        shuffle = _attr(obj, "shuffle")
+        return None, shuffle if isinstance(shuffle, bool) else None
+    names = [type(sampler).__name__]
+    inner = sampler
+    while type(inner).__name__ == "BatchSampler" and _attr(inner, "sampler") is not None:
+        inner = _attr(inner, "sampler")  # BatchSampler(RandomSampler(...)) passed as sampler=
+        names.append(type(inner).__name__)
+    name = names[-1]
+    for outer in reversed(names[:-1]):
+        name = f"{outer}({name})"
+    kind = type(inner).__name__
+    if kind in _SHUFFLING_SAMPLERS:
+        return name, True
+    if kind in _ORDERED_SAMPLERS:
+        return name, False
+    shuffle = _attr(inner, "shuffle")
+    return name, shuffle if isinstance(shuffle, bool) else None
+
+
+# ---------------------------------------------------------------------- fingerprints
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_CHUNK_BYTES = 1 << 23
+
+
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+def _mix(x: np.ndarray) -> None:
+    """splitmix64 finaliser, in place on a uint64 array (wraps modulo 2**64)."""
+    x ^= x >> _S30
+    x *= _MIX1
+    x ^= x >> _S27
+    x *= _MIX2
+    x ^= x >> _S31
+
+
+def hash_rows(array: np.ndarray) -> np.ndarray:
+    """uint64 hash of each row's bytes (rows = first axis), vectorised; reads ``array`` only.
+
+    Each 8-byte word is mixed with its position and the mixes are summed, so equal rows of equal
+    dtype and shape hash equally and different rows collide with probability about 2**-64.
+    """
+    n = array.shape[0]
+    array = np.ascontiguousarray(array)
+    rows = array.reshape(n, -1).view(np.uint8) if array.size else np.zeros((n, 0), np.uint8)
+    width = rows.shape[1]
+    descr = f"{array.dtype.str}{array.shape[1:]}".encode()
+    seed = np.frombuffer(hashlib.blake2b(descr, digest_size=8).digest(), dtype=np.uint64)
+    out = np.empty(n, dtype=np.uint64)
+    pad = (-width) % 8
+    positions = np.arange((width + pad) // 8, dtype=np.uint64) * _GOLDEN
+    step = max(1, _CHUNK_BYTES // max(width, 1))
+    for start in range(0, n, step):
+        chunk = rows[start : start + step]
+        if pad:
+            chunk = np.concatenate([chunk, np.zeros((chunk.shape[0], pad), np.uint8)], axis=1)
+        words = chunk.view(np.uint64) + positions  # a new array: the user's memory is only read
+        _mix(words)
+        out[start : start + step] = words.sum(axis=1, dtype=np.uint64)
+    out ^= seed
+    _mix(out)
+    return out
+
+
+def _input_array(obj: object) -> np.ndarray | None:
+    """A read-only numpy view (or CPU copy) of a tensor/array input, or None."""
+    if isinstance(obj, np.ndarray):
+        return obj if obj.dtype.kind != "O" else None
+    if is_tensor(obj):
+        torch = sys.modules["torch"]
+        t = obj.detach()
+        if t.layout != torch.strided:
+            return None
+        if t.device.type != "cpu":
+            t = t.cpu()
+        t = t.contiguous()
+        try:
+            return t.numpy()
+        except (TypeError, RuntimeError):  # bfloat16 and other dtypes numpy lacks: hash the bytes
+            return t.reshape(t.shape[0] if t.ndim else 1, -1).view(torch.uint8).numpy()
+    return None
+
+
+def _hash_one(obj: object) -> int | None:
+    if isinstance(obj, str):
+        obj = obj.encode("utf-8")
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return int.from_bytes(hashlib.blake2b(obj, digest_size=8).digest(), "little")
+    array = _input_array(obj)
+    if array is None:
+        return None
+    return int(hash_rows(array[None])[0])
+
+
+def fingerprint(inputs: object, n: int) -> tuple[np.ndarray | None, str | None]:
+    """Per-sample uint64 fingerprints of a batch's inputs, or ``(None, reason)``."""
+    if inputs is None:
+        return None, "no input field was found in the batches"
+    array = _input_array(inputs)
+    if array is not None:
+        if array.ndim >= 1 and array.shape[0] == n:
+            return hash_rows(array), None
+        if n == 1:
+            return hash_rows(array[None]), None
+        shape = tuple(array.shape)
+        return None, f"the inputs (shape {shape}) do not have one row per label ({n} labels)"
+    if isinstance(inputs, (list, tuple)) and len(inputs) == n:
+        hashes = [_hash_one(x) for x in inputs]
+        if all(h is not None for h in hashes):
+            return np.array(hashes, dtype=np.uint64), None
+        with contextlib.suppress(Exception):  # python lists of numbers
+            array = np.asarray(inputs)
+            if array.dtype.kind in "biuf" and array.ndim >= 1:
+                return hash_rows(array), None
+    elif n == 1:
+        single = _hash_one(inputs)
+        if single is not None:
+            return np.array([single], dtype=np.uint64), None
+    return None, f"the inputs are {type(inputs).__name__}, not arrays or tensors"
+
+
+# ---------------------------------------------------------------------- recorder
+@dataclasses.dataclass
+class _EpochBuffer:
+    labels: list[np.ndarray] = dataclasses.field(default_factory=list)
+    fingerprints: list[np.ndarray] | None = dataclasses.field(default_factory=list)
+    inputs: list[Any] = dataclasses.field(default_factory=list)
+    samples: int = 0
+
+
+class StreamRecorder:
+    """Incremental recorder used by :func:`draw` and by ``guard()``/training callbacks.
+
+    Call :meth:`add` once per batch as training consumes it, :meth:`new_epoch` between passes and
+    :meth:`finish` for the :class:`~loadercheck.results.Stream`. ``add`` only reads the batch:
+    it never mutates, replaces or reorders it (labels are copied into numpy arrays; inputs, when
+    ``keep_inputs``, are kept by reference for the probe).
+
+    Parameters
+    ----------
+    label : str, int, callable, LabelSpec or None
+        Where the labels are (see :meth:`LabelSpec.parse`); None auto-detects.
+    keep_inputs : bool
+        Keep a reference to each first-epoch batch's inputs (``Stream.inputs``).
+    fingerprints : bool
+        Hash each sample's input bytes (``Epoch.fingerprints``) for the identity checks.
+    """
+
+    def __init__(self, label: Any = None, *, keep_inputs: bool = False, fingerprints: bool = True) -> None:
+        self._spec = LabelSpec.parse(label)
+        self._keep_inputs = keep_inputs
+        self._fingerprints = fingerprints
+        self._epochs: list[_EpochBuffer] = [_EpochBuffer(fingerprints=[] if fingerprints else None)]
+        self._notes: list[str] = []
+
+    @property
+    def spec(self) -> LabelSpec:
+        return self._spec
+
+    @property
+    def batches(self) -> int:
+        """Batches recorded in the current epoch."""
+        return len(self._epochs[-1].labels)
+
+    @property
+    def samples(self) -> int:
+        """Samples recorded in the current epoch."""
+        return self._epochs[-1].samples
+
+    @property
+    def epochs(self) -> int:
+        """Epochs begun so far (an epoch with no batch yet counts)."""
+        return len(self._epochs)
+
+    def add(self, batch: object) -> None:
+        """Record one batch: its labels, and its fingerprints / inputs when asked for."""
+        buffer = self._epochs[-1]
+        index = len(buffer.labels)
+        raw, where = self._spec.locate(batch, index)
+        labels = to_label_array(raw, index)
+        if not self._notes:
+            self._notes.append(f"labels read from {where}")
+            if getattr(raw, "ndim", None) == 2 and raw.shape[1] > 1:  # type: ignore[attr-defined]
+                self._notes.append("label rows are one-hot or probabilities, read as their argmax")
+        first_epoch = len(self._epochs) == 1
+        want_inputs = self._keep_inputs and first_epoch
+        if want_inputs or buffer.fingerprints is not None:
+            inputs = self._spec.extract_inputs(batch)
+            if want_inputs:
+                buffer.inputs.append(inputs)
+            if buffer.fingerprints is not None:
+                hashes, reason = fingerprint(inputs, labels.size)
+                if hashes is None:
+                    buffer.fingerprints = None
+                    self._note(
+                        f"sample fingerprints skipped: {reason} (batch {index}); the duplicates "
+                        "and cross-epoch checks need them"
+                    )
+                else:
+                    buffer.fingerprints.append(hashes)
+        buffer.labels.append(labels)
+        buffer.samples += labels.size
+
+    def new_epoch(self) -> None:
+        """Start recording a new pass (no-op while the current one is still empty)."""
+        if self._epochs[-1].labels:
+            self._epochs.append(_EpochBuffer(fingerprints=[] if self._fingerprints else None))
+
+    def finish(
+        self,
+        loader: LoaderInfo,
+        notes: Sequence[str] = (),
+        seconds: float = 0.0,
+        dataset_labels: np.ndarray | None = None,
+    ) -> Stream:
+        """Encode what was recorded as a :class:`~loadercheck.results.Stream`.
+
+        Categorical labels become int64 codes into ``classes`` (``np.unique`` of every value seen,
+        as Python values); floating labels with more than 20 distinct values, not all integral,
+        become float64 continuous targets. ``dataset_labels`` (the dataset's label metadata, as
+        from :func:`~loadercheck.labels.to_label_array`) are coded in the same space when they are
+        compatible with the stream, and dropped with a note when not.
+
+        Raises
+        ------
+        LoaderError
+            Nothing (or no sample) was recorded.
+        LabelError
+            Label types change along the stream (e.g. ints in one batch, strings in another).
+        """
+        notes_out = list(self._notes)
+        epochs = [e for e in self._epochs if e.labels]
+        if not epochs or epochs[0].samples == 0:
+            seen = f"{len(epochs[0].labels)} batches but no samples" if epochs else "no batches"
+            raise LoaderError(
+                f"the loader yielded {seen}, so there is nothing to check. Check that the dataset "
+                "is not empty (and, with drop_last=True, that it holds at least one full batch)."
+            )
+        if len(epochs) > 1 and any(e.samples == 0 for e in epochs[1:]):
+            notes_out.append("a later pass yielded no samples and was left out")
+            epochs = [epochs[0], *[e for e in epochs[1:] if e.samples]]
+        values, family = _concatenate([lab for e in epochs for lab in e.labels])
+        kind = _label_kind(values)
+        reference, note = _align_dataset_labels(dataset_labels, values, family, kind)
+        if note:
+            notes_out.append(note)
+        if kind is LabelKind.CONTINUOUS:
+            coded = values.astype(np.float64)
+            classes: tuple[Any, ...] = ()
+            reference_coded = None if reference is None else reference.astype(np.float64)
+        else:
+            table = np.unique(values if reference is None else np.concatenate([values, reference]))
+            coded = np.searchsorted(table, values).astype(np.int64)
+            classes = tuple(table.tolist())
+            if reference is not None:
+                reference_coded = np.searchsorted(table, reference).astype(np.int64)
+            else:
+                reference_coded = None
+        out_epochs = []
+        start = 0
+        for e in epochs:
+            sizes = np.array([lab.size for lab in e.labels], dtype=np.int64)
+            prints = np.concatenate(e.fingerprints) if e.fingerprints else None
+            labels = coded[start : start + e.samples]
+            out_epochs.append(Epoch(labels=labels, batch_sizes=sizes, fingerprints=prints))
+            start += e.samples
+        for extra in notes:
+            if extra not in notes_out:
+                notes_out.append(extra)
+        return Stream(
+            epochs=tuple(out_epochs),
+            kind=kind,
+            classes=classes,
+            loader=loader,
+            notes=tuple(notes_out),
+            inputs=list(self._epochs[0].inputs) if self._keep_inputs else None,
+            seconds=float(seconds),
+            dataset_labels=reference_coded,
+        )
+
+    def _note(self, text: str) -> None:
+        if text not in self._notes:
+            self._notes.append(text)
+
+
+def _family(array: np.ndarray) -> str:
+    return {"U": "string", "b": "bool"}.get(array.dtype.kind, "number")
+
+
+def _concatenate(labels: list[np.ndarray]) -> tuple[np.ndarray, str]:
+    first_of: dict[str, int] = {}
+    for i, lab in enumerate(labels):
+        if lab.size:
+            first_of.setdefault(_family(lab), i)
+    if len(first_of) > 1:
+        seen = ", ".join(f"batch {i} has {fam} labels" for fam, i in first_of.items())
+        raise LabelError(
+            f"the labels change type along the stream ({seen}); every batch must give labels of "
+            "one type. Fix the label transform, or pass --label module:function returning labels "
+            "of one type."
+        )
+    family = next(iter(first_of), "number")
+    nonempty = [lab for lab in labels if lab.size] or labels
+    return np.concatenate(nonempty), family
+
+
+def _label_kind(values: np.ndarray) -> LabelKind:
+    if values.dtype.kind != "f":
+        return LabelKind.CATEGORICAL
+    if np.all(values == np.round(values)):
+        return LabelKind.CATEGORICAL
+    distinct = np.unique(values).size
+    return LabelKind.CONTINUOUS if distinct > CONTINUOUS_MIN_DISTINCT else LabelKind.CATEGORICAL
+
+
+def _align_dataset_labels(
+    reference: np.ndarray | None, values: np.ndarray, family: str, kind: LabelKind
+) -> tuple[np.ndarray | None, str | None]:
+    """Cast the dataset's label metadata to the stream's dtype, or drop it with a reason."""
+    if reference is None:
+        return None, None
+    mismatch = "the dataset's label metadata does not match the labels the loader yields ({}); it is not used"
+    if reference.size == 0:
+        return None, None
+    if _family(reference) != family:
+        return None, mismatch.format(f"{_family(reference)} values, the loader gives {family} values")
+    if family == "number" and reference.dtype != values.dtype:
+        cast = reference.astype(values.dtype)
+        if not np.array_equal(cast, reference):
+            return None, mismatch.format(f"{reference.dtype} values, the loader gives {values.dtype}")
+        reference = cast
+    if kind is LabelKind.CONTINUOUS:
+        inside = np.isin(values.astype(np.float32), reference.astype(np.float32))
+    else:
+        inside = np.isin(values, reference)
+    if not inside.all():
+        return None, mismatch.format(f"the loader gives {values[~inside][0]!r}, which it lacks")
+    return reference, None
+
+
+# ---------------------------------------------------------------------- drawing
+class _TimedOut(Exception):
+    pass
+
+
+_END = object()
+
+
+class _Puller:
+    """Calls ``iter``/``next`` on the user's loader, here or (``threaded``) in a daemon thread.
+
+    With a thread, each request waits at most until the deadline; a loader that hangs is then
+    abandoned (the thread is a daemon and exits once the loader returns).
+    """
+
+    def __init__(self, loader: object, threaded: bool) -> None:
+        self._loader = loader
+        self._iterator: Any = None
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._requests: queue.SimpleQueue[str] = queue.SimpleQueue()
+            self._replies: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+            self._thread = threading.Thread(target=self._serve, name="loadercheck-draw", daemon=True)
+            self._thread.start()
+
+    def _do(self, command: str) -> Any:
+        if command == "iter":
+            self._iterator = iter(self._loader)  # type: ignore[call-overload]
+            return self._iterator is self._loader
+        if command == "next":
+            try:
+                return next(self._iterator)
+            except StopIteration:
+                return _END
+        self._iterator = None  # "release": lets a DataLoader shut its workers down
+        return None
+
+    def _serve(self) -> None:
+        while True:
+            command = self._requests.get()
+            if command == "stop":
+                self._iterator = None
+                return
+            try:
+                reply = (True, self._do(command))
+            except BaseException as exc:  # handed to the caller, which decides
+                reply = (False, exc)
+            self._replies.put(reply)
+
+    def call(self, command: str, deadline: float | None) -> Any:
+        """Run ``command``; re-raise what the loader raised; ``_TimedOut`` past the deadline."""
+        if self._thread is None:
+            return self._do(command)
+        self._requests.put(command)
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            ok, value = self._replies.get(timeout=wait)
+        except queue.Empty:
+            raise _TimedOut from None
+        if not ok:
+            raise value
+        return value
+
+    def close(self) -> None:
+        if self._thread is None:
+            self._iterator = None
+        else:
+            self._requests.put("stop")
+
+
+@contextlib.contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Save and restore the global RNGs: ``random``, numpy's legacy global, and torch (CPU, and
+    CUDA when initialised) when torch is already imported."""
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    torch = sys.modules.get("torch")
+    torch_state = cuda_state = None
+    if torch is not None:
+        torch_state = torch.get_rng_state()
+        if torch.cuda.is_initialized():
+            cuda_state = torch.cuda.get_rng_state_all()
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        if torch is not None:
+            torch.set_rng_state(torch_state)
+            if cuda_state is not None:
+                torch.cuda.set_rng_state_all(cuda_state)
+
+
+def draw(
+    loader: object,
+    *,
+    label: Any = None,
+    batches: int | None = None,
+    max_samples: int | None = None,
+    timeout: float | None = None,
+    epochs: int = 2,
+    keep_inputs: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Stream:
+    """Draw a bounded sample of batches from ``loader`` and record the label stream.
+
+    Drawing advances the loader like training would: a one-shot generator or iterator loses the
+    batches drawn, and a sampler with its own state (a seeded ``torch.Generator``, a
+    ``DistributedSampler`` epoch, a resumable stream) moves on. The global RNGs (``random``,
+    numpy, and torch when it is imported) are restored afterwards, so a DataLoader checked before
+    training gives the training run the same first epoch it would have had unchecked.
+
+    Parameters
+    ----------
+    loader : iterable
+        A DataLoader, an iterable dataset, a list of batches, a generator, ...
+    label : str, int, callable or None
+        Where the labels are (see :meth:`loadercheck.labels.LabelSpec.parse`); None auto-detects.
+    batches : int, optional
+        Batches per epoch. Default: one epoch capped at :data:`DEFAULT_BATCHES`.
+    max_samples : int, optional
+        Stop an epoch once this many samples are drawn (the batch that crosses it is kept whole).
+    timeout : float, optional
+        Seconds for the whole draw. The loader then runs in a daemon thread; when time is up,
+        drawing stops and what was drawn is kept (with a note). Without it the loader runs in the
+        calling thread.
+    epochs : int
+        Passes to draw (default 2); passes after the first only when ``iter(loader) is not loader``.
+    keep_inputs : bool
+        Keep references to the first epoch's batch inputs (``Stream.inputs``) for the probe.
+    progress : callable, optional
+        ``progress(batches_drawn, total_or_None)`` after each batch.
+
+    Returns
+    -------
+    Stream
+
+    Raises
+    ------
+    LoaderError
+        ``loader`` is not iterable, raised while iterating, was empty, or produced no batch
+        within ``timeout``.
+    LabelError
+        No labels in a batch, or unusable labels.
+    """
+    for name, value in (("batches", batches), ("max_samples", max_samples)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not _is_iterable(loader):
+        raise LoaderError(
+            f"the target is a {type(loader).__module__}.{type(loader).__qualname__}, which is not "
+            "iterable. loadercheck expects the training loader itself: a torch DataLoader, an "
+            "iterable dataset, a generator or any iterable of batches (or a zero-argument function "
+            "returning one)."
+        )
+    recorder = StreamRecorder(label, keep_inputs=keep_inputs)
+    info = describe_loader(loader)
+    cap = batches if batches is not None else DEFAULT_BATCHES
+    length = _length(loader) if info.reiterable else None
+    total = _planned_total(length, cap, batches is not None, max_samples, info, epochs)
+    notes: list[str] = []
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    puller = _Puller(loader, threaded=timeout is not None)
+    drawn = 0
+    reiterable = info.reiterable
+
+    def advance() -> None:
+        nonlocal drawn
+        drawn += 1
+        if progress is not None:
+            progress(drawn, total)
+
+    with preserved_rng():
+        try:
+            for epoch in range(epochs):
+                if epoch:
+                    if not reiterable:
+                        notes.append(
+                            "the loader is a one-shot iterator (iter(loader) is loader): one pass "
+                            "was drawn, so the cross-epoch checks cannot run"
+                        )
+                        break
+                    recorder.new_epoch()
+                stop = _draw_epoch(puller, recorder, epoch, cap, max_samples, deadline, advance)
+                if epoch == 0:
+                    reiterable = stop.reiterable
+                if stop.reason and epoch == 0:
+                    notes.append(_budget_note(stop.reason, cap, batches, max_samples, length))
+        except _TimedOut:
+            if drawn == 0:
+                raise LoaderError(
+                    f"the loader produced no batch within {timeout:g} s (--timeout). It may be "
+                    "waiting on data, a lock or its worker processes. Try it by hand "
+                    "(next(iter(loader))), try num_workers=0, or raise --timeout."
+                ) from None
+            partial = " (the last pass is partial)" if recorder.epochs > 1 and recorder.batches else ""
+            notes.append(f"stopped after {timeout:.1f} s (--timeout) with {drawn} batches drawn{partial}")
+        finally:
+            puller.close()
+    seconds = time.monotonic() - started
+    info = dataclasses.replace(info, reiterable=reiterable)
+    reference = dataset_label_values(loader, recorder.spec)
+    return recorder.finish(info, notes=notes, seconds=seconds, dataset_labels=reference)
+
+
+@dataclasses.dataclass
+class _EpochStop:
+    reiterable: bool
+    reason: str | None  # "batches", "samples" or None (the pass ended)
+
+
+def _draw_epoch(
+    puller: _Puller,
+    recorder: StreamRecorder,
+    epoch: int,
+    cap: int,
+    max_samples: int | None,
+    deadline: float | None,
+    advance: Callable[[], None],
+) -> _EpochStop:
+    which = "" if epoch == 0 else f" in pass {epoch + 1}"
+    try:
+        is_self = puller.call("iter", deadline)
+    except _TimedOut:
+        raise
+    except Exception as exc:
+        raise LoaderError(
+            f"the loader raised {type(exc).__name__} when iteration started{which}: {_short(exc)}"
+        ) from exc
+    reason = None
+    while True:
+        if recorder.batches >= cap:
+            reason = "batches"
+            break
+        if max_samples is not None and recorder.samples >= max_samples:
+            reason = "samples"
+            break
+        try:
+            batch = puller.call("next", deadline)
+        except _TimedOut:
+            raise
+        except Exception as exc:
+            raise LoaderError(
+                f"the loader raised {type(exc).__name__} after {recorder.batches} batches{which}: "
+                f"{_short(exc)}"
+            ) from exc
+        if batch is _END:
+            break
+        recorder.add(batch)
+        advance()
+    puller.call("release", deadline)
+    return _EpochStop(reiterable=not is_self, reason=reason)
+
+
+def _short(exc: BaseException, limit: int = 1000) -> str:
+    text = str(exc).strip() or repr(exc)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _budget_note(
+    reason: str, cap: int, batches: int | None, max_samples: int | None, length: int | None
+) -> str:
+    if reason == "samples":
+        return (
+            f"each pass stopped at {max_samples:,} samples (--max-samples); the rest of the epoch "
+            "was not drawn"
+        )
+    of = f" of {length:,}" if length is not None else ""
+    source = "--batches" if batches is not None else "the default cap; set --batches to draw more"
+    return f"each pass stopped at {cap:,}{of} batches ({source})"
+
+
+def _planned_total(
+    length: int | None, cap: int, explicit: bool, max_samples: int | None, info: LoaderInfo, epochs: int
+) -> int | None:
+    if length is not None:
+        per_epoch = min(cap, length)
+    elif explicit:
+        per_epoch = cap
+    else:
+        return None
+    if max_samples is not None and info.batch_size:
+        per_epoch = min(per_epoch, -(-max_samples // info.batch_size))
+    return per_epoch * (epochs if info.reiterable else 1)
+
+
+def dataset_label_values(loader: object, spec: Any = None) -> np.ndarray | None:
+    """The labels of the whole dataset from its metadata, without loading a sample; else None.
+
+    Looks at ``loader.dataset`` (or the loader itself) for a ``targets`` or ``labels`` attribute
+    as long as the dataset, or a Hugging Face-style label column (``column_names``; a ``--label``
+    key ``spec`` names the column). Never raises.
+    """
+    if spec is not None and not isinstance(spec, LabelSpec):
+        try:  # a key names the column; a module:function is not imported here
+            spec = LabelSpec.parse(spec) if isinstance(spec, str) and ":" not in spec else None
+        except Exception:
+            spec = None
+    for holder in (_attr(loader, "dataset"), loader):
+        if holder is None:
+            continue
+        size = _length(holder)
+        if size is None or size == 0 or size > _MAX_DATASET_LABELS:
+            continue
+        candidates: list[Any] = [_attr(holder, "targets"), _attr(holder, "labels")]
+        columns = _attr(holder, "column_names")
+        if isinstance(columns, (list, tuple)):
+            keys = [spec.path[0]] if spec is not None and spec.mode == "path" and len(spec.path) == 1 else []
+            keys += [k for k in ("label", "labels", "target", "targets", "y", "class", "cls")]
+            key = next((k for k in keys if k in columns), None)
+            if key is not None:
+                with contextlib.suppress(Exception):
+                    candidates.append(list(holder[key]))  # type: ignore[index]
+        for value in candidates:
+            if value is None or callable(value) or _length(value) != size:
+                continue
+            try:
+                array = to_label_array(value, -1)
+            except Exception:
+                continue
+            if array.size == size:
+                return array
+    return None
