@@ -118,7 +118,7 @@ CATEGORICAL_CHECKS: tuple[OrderCheck, ...] = (
     OrderCheck(LABEL_RUNS, stats.runs_test, 0.05, _describe_runs),
     OrderCheck(BATCH_ENTROPY, stats.batch_homogeneity_test, 0.05, _describe_batches),
     OrderCheck(LABEL_AUTOCORRELATION, stats.autocorrelation_test, 0.05, _describe_autocorrelation),
-    OrderCheck(WINDOW_DRIFT, stats.window_drift_test, 0.02, _describe_drift),
+    OrderCheck(WINDOW_DRIFT, stats.window_drift_test, 0.005, _describe_drift),
 )
 
 

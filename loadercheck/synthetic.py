@@ -90,6 +90,19 @@ def drifting_prior(n: int, k: int, strength: float, rng: Rng) -> np.ndarray:
     return (u > np.cumsum(p, axis=1)).sum(axis=1).clip(0, k - 1).astype(np.int64)
 
 
+def drifting_mix(n: int, k: int, swing: float, rng: Rng) -> np.ndarray:
+    """I.i.d. labels whose class shares move linearly from ``start`` to its mirror image.
+
+    ``start`` gives the first half of the classes ``(1 + swing)/k`` and the rest ``(1 - swing)/k``.
+    """
+    start = np.where(np.arange(k) < k // 2, 1.0 + swing, 1.0 - swing)
+    start /= start.sum()
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    p = (1 - t) * start + t * start[::-1]
+    u = rng.random(n)[:, None]
+    return (u > np.cumsum(p, axis=1)).sum(axis=1).clip(0, k - 1).astype(np.int64)
+
+
 def batch_periodic(n: int, k: int, batch_size: int, rho: float, rng: Rng) -> np.ndarray:
     """Each slot w.p. ``rho`` replaced by its batch's round-robin class (batch j -> class j mod k)."""
     x = rng.integers(0, k, size=n)

@@ -62,7 +62,7 @@ DEFECTS = {
         lambda r: syn.shuffle_buffer(syn.sorted_shards(8000, U10, 200, r), 100, r), 32, False, {"label-runs", "window-drift"}),
     "one class per batch": (lambda r: syn.batch_purity(4096, 10, 32, 1.0, r), 32, False, {"batch-entropy"}),
     "two concatenated datasets": (lambda r: syn.concatenated(4096, 10, r), 32, False, {"window-drift"}),
-    "drifting class prior": (lambda r: syn.drifting_prior(16384, 10, 0.09, r), 32, False, {"window-drift"}),
+    "drifting class prior": (lambda r: syn.drifting_mix(16384, 10, 0.5, r), 32, False, {"window-drift"}),
     "round-robin over batches": (lambda r: syn.batch_periodic(4096, 10, 32, 1.0, r), 32, False,
                                  {"label-autocorrelation", "batch-entropy"}),
     "regression sorted by target": (lambda r: np.sort(syn.regression_targets(4096, r)), 32, True, {"target-trend"}),

@@ -1,0 +1,168 @@
+"""``window-drift``: the class mix changing along the stream, at several window scales.
+
+Windows are made of whole consecutive batches: m = 4, 16, 64, ... batches per window while at
+least 4 full windows fit (with b = 1 the same rule in samples). Per scale the window x class
+Pearson X^2 as a weighted clique match count W_m = sum_w (1/s_w) sum_c N_wc (N_wc - 1) / n_c
+(s_w = labels in window w; the last window may be partial), exact permutation moments,
+shifted-Satterthwaite tail; check p = J min_j p_j (Bonferroni over the J scales). The permutation
+net uses max_j -log p_j on permuted rows (Westfall-Young: no Bonferroni loss).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..results import TestResult
+from ._validate import NotEnoughData, as_batch_sizes, as_codes
+from .counts import segment_ids, segment_table, window_lengths
+from .moments import block_graph, clique_lower_bound, kappa, label_sums, pair_moments, zscore
+from .permutation import safety_net
+from .tails import cantelli, satterthwaite_logsf, satterthwaite_sf
+
+
+def drift_scales(n_batches: int) -> list[int]:
+    """Batches per window: 4, 16, 64, ... while at least 4 full windows fit."""
+    scales = []
+    m = 4
+    while n_batches // m >= 4:
+        scales.append(m)
+        m *= 4
+    return scales
+
+
+class _Scale:
+    def __init__(self, sizes: np.ndarray, m: int, observed: np.ndarray) -> None:
+        self.m = m
+        self.lengths = window_lengths(sizes, m)
+        b = self.lengths.astype(np.float64)
+        self.alpha = 2.0 / b
+        self.inv_len = 1.0 / b
+        graph = block_graph(self.lengths, self.alpha)
+        self.omega = graph.omega
+        self.mean, self.var = pair_moments(graph, label_sums(observed, 1.0 / observed))
+        self.w0 = clique_lower_bound(self.lengths, self.alpha, observed, 1.0 / observed)
+
+
+def _window_pair_sums(x: np.ndarray, scales: list[_Scale], k: int, weights: np.ndarray | None) -> list[float]:
+    """Per scale, sum_w (1/s_w) sum_c w_c N_wc (N_wc - 1) of one stream (``weights`` None: w = 1).
+
+    Sparse scales use row sorts; once the window x class table is small enough to be dense, it is
+    built once and aggregated for the coarser scales."""
+    out = []
+    dense = None
+    dense_m = 1
+    n = x.size
+    for sc in scales:
+        windows = sc.lengths.size
+        if dense is None and windows * k <= n // 2 + 4096:
+            dense = np.bincount(segment_ids(sc.lengths) * k + x, minlength=windows * k).reshape(windows, k)
+            dense_m = sc.m
+        elif dense is not None:
+            dense = np.add.reduceat(dense, np.arange(0, dense.shape[0], sc.m // dense_m), axis=0)
+            dense_m = sc.m
+        if dense is not None:
+            t = dense.astype(np.float64)
+            pairs = t * (t - 1.0)
+            per_window = pairs.sum(axis=1) if weights is None else pairs @ weights
+        else:
+            per_window = segment_table(x, sc.lengths, k).pair_sum(weights)
+        out.append(float(per_window @ sc.inv_len))
+    return out
+
+
+def _factory(k: int):
+    def factory(x: np.ndarray, sizes: np.ndarray):
+        ms = drift_scales(sizes.size)
+        counts = np.bincount(x, minlength=k)
+        observed = counts[counts > 0]
+        if not ms or observed.size < 2:
+            return None
+        scales = [_Scale(sizes, m, observed) for m in ms]
+        inv = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+
+        def stat(rows: np.ndarray) -> np.ndarray:
+            reps = rows.shape[0]
+            flat = rows.ravel()
+            best = np.full(reps, -np.inf)
+            for sc in scales:
+                cells = segment_table(flat, np.tile(sc.lengths, reps), k)
+                w = cells.pair_sum(inv).reshape(reps, sc.lengths.size) @ sc.inv_len
+                best = np.maximum(best, -satterthwaite_logsf(w, sc.mean, sc.var, sc.w0))
+            return best
+
+        return stat
+
+    return factory
+
+
+def window_drift_test(
+    codes: np.ndarray,
+    batch_sizes: np.ndarray,
+    *,
+    rng: np.random.Generator | None = None,
+    mc_below: float = 0.0,
+    mc_max_perms: int = 15999,
+    mc_max_labels: int = 16384,
+) -> TestResult:
+    """Multi-scale window x class homogeneity (drift of the class mix along the stream), one-sided.
+
+    Returns
+    -------
+    TestResult
+        ``statistic``: the window x class X^2 at the winning scale (n W + windows k - n).
+        ``effect``: Cohen's kappa of sample pairs sharing a window at the winning scale.
+        ``details``: expected (E X^2 there), z, window (labels per window at the winning scale),
+        window_batches, scales (J), match_rate, expected_rate.
+
+    Raises
+    ------
+    NotEnoughData
+        Fewer than 16 batches (no scale with 4 windows), or a single class.
+
+    Examples
+    --------
+    Two datasets with disjoint classes fed one after the other make early and late windows hold
+    different classes: the X^2 at the coarsest scale explodes and the p-value is tiny.
+    """
+    x = as_codes(codes)
+    sizes = as_batch_sizes(batch_sizes, x.size)
+    n = x.size
+    ms = drift_scales(sizes.size)
+    if not ms:
+        raise NotEnoughData(f"the drift test needs at least 16 batches (4 windows of 4), got {sizes.size}")
+    counts = np.bincount(x)
+    k = counts.size
+    observed = counts[counts > 0]
+    if observed.size < 2:
+        raise NotEnoughData(f"all {n:,} labels are class {int(np.argmax(counts))}, so their order cannot be tested")
+    inv = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+    scales = [_Scale(sizes, m, observed) for m in ms]
+    ws = _window_pair_sums(x, scales, k, inv)
+    ps = np.array([float(satterthwaite_sf(w, sc.mean, sc.var, sc.w0)[()]) for w, sc in zip(ws, scales)])
+    j = int(np.argmin(ps))
+    fast = float(min(1.0, len(scales) * ps[j]))
+    sc = scales[j]
+    cant = min(1.0, len(scales) * min(cantelli(w, s.mean, s.var) for w, s in zip(ws, scales)))
+    method = f"shifted Satterthwaite tails on exact permutation moments, {len(scales)} scales (Bonferroni)"
+    net = safety_net(
+        fast, method, cant, _factory(k), x, sizes,
+        rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels, min_batches=16,
+    )
+    windows = sc.lengths.size
+    kobs = observed.size
+    b = sc.lengths.astype(np.float64)
+    rate = float(segment_table(x, sc.lengths, k).pair_sum().sum()) / float(np.sum(b * (b - 1.0)))
+    a2 = label_sums(observed).a2
+    vals, mult = np.unique(sc.lengths, return_counts=True)
+    details = {
+        "expected": n * sc.mean + windows * kobs - n,
+        "z": zscore(ws[j], sc.mean, sc.var),
+        "window": float(vals[np.argmax(mult)]),
+        "window_batches": float(sc.m),
+        "scales": float(len(scales)),
+        "match_rate": rate,
+        "expected_rate": a2,
+        "fast_pvalue": fast,
+        **net.details,
+    }
+    return TestResult(float(n * ws[j] + windows * kobs - n), net.pvalue, kappa(rate, a2), net.method, details)

@@ -1,0 +1,139 @@
+"""The permutation safety net shared by every test (STATS.md sections 2-3).
+
+A test supplies a *statistic factory*: given the labels and batch sizes of a prefix it returns a
+function mapping an (R, n) matrix of permuted labels to R statistics (larger = more order), or
+None when the prefix cannot carry the statistic. :func:`safety_net` then
+
+1. keeps the fast tail p-value when it is above ``mc_below`` (no permutations);
+2. keeps it too when it is far beyond the threshold, below ``NET_BAND * mc_below``: the net guards
+   the band *near* the threshold, where a tail approximation off by the factor 2-4 that STATS.md
+   measures at 1e-3 could flip a decision; ten thousand times below it no such error can, and the
+   permutations (about 16,000 to certify p ~ 1e-4) would cost seconds per check for nothing;
+3. otherwise returns ``min(1, 2 min(Cantelli, p_mc))``, where p_mc is a Besag-Clifford sequential
+   Monte Carlo p-value on the first ``mc_max_labels`` labels (whole batches; a test on a prefix
+   is still exact): stop at 20 exceedances with p = 20 / l, else p = (1 + G) / (1 + B)
+   (Phipson & Smyth 2010) after B = ``mc_max_perms`` permutations. When the Cantelli bound
+   alone is already below anything B permutations could show, the MC is skipped and 2 x Cantelli
+   returned (never smaller than the combined p-value would be).
+
+Within the band the returned p-value is super-uniform whatever the fast tail does; below it the
+fast tail is trusted (``benchmarks/calibration.py`` reports the smallest fast p-value seen on clean
+streams, which stays far above the band's floor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .counts import segment_ids, whole_batch_prefix
+
+ELEMENTS_PER_CHUNK = 8_000_000
+NET_BAND = 1e-4
+"""The net runs for fast p-values in (NET_BAND * mc_below, mc_below]; below that band the fast tail stands."""
+EXCEEDANCES = 20
+
+RowStatistic = Callable[[np.ndarray], np.ndarray]
+StatisticFactory = Callable[[np.ndarray, np.ndarray], "RowStatistic | None"]
+
+
+@dataclass(frozen=True)
+class NetOutcome:
+    pvalue: float
+    method: str
+    details: dict
+
+
+def monte_carlo_pvalue(
+    factory: StatisticFactory,
+    labels: np.ndarray,
+    batch_sizes: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    max_perms: int,
+    max_labels: int,
+    min_batches: int = 1,
+    cells_per_label: float = 1.0,
+) -> tuple[float, int, int] | None:
+    """Besag-Clifford Monte Carlo p-value of the statistic on a whole-batch prefix.
+
+    Returns ``(p, permutations used, labels used)`` or None when the prefix cannot carry the statistic.
+    ``cells_per_label`` scales the chunk size down for statistics that build large count arrays.
+    """
+    nb = whole_batch_prefix(batch_sizes, max_labels, min_batches)
+    sizes = batch_sizes[:nb]
+    n = int(sizes.sum())
+    # canonical order (sorted inside each batch): the statistics ignore the order inside a batch,
+    # so this changes nothing but makes the Monte Carlo draws themselves invariant to it
+    x = labels[:n][np.lexsort((labels[:n], segment_ids(sizes)))]
+    stat = factory(x, sizes)
+    if stat is None:
+        return None
+    observed = float(stat(x[None, :])[0])
+    tol = 1e-9 * max(1.0, abs(observed))
+    cap = max(1, int(ELEMENTS_PER_CHUNK / (max(n, 1) * max(cells_per_label, 1.0))))
+    chunk = min(32, cap)
+    used = 0
+    exceed_total = 0
+    while used < max_perms:
+        rows = min(chunk, max_perms - used)
+        perm = rng.permuted(np.broadcast_to(x, (rows, n)), axis=1)
+        hits = stat(perm) >= observed - tol
+        cum = exceed_total + np.cumsum(hits)
+        if cum[-1] >= EXCEEDANCES:
+            stop = int(np.searchsorted(cum, EXCEEDANCES)) + 1
+            used += stop
+            return EXCEEDANCES / used, used, n
+        exceed_total = int(cum[-1])
+        used += rows
+        chunk = min(2 * chunk, cap)
+    return (1.0 + exceed_total) / (1.0 + used), used, n
+
+
+def safety_net(
+    fast_p: float,
+    fast_method: str,
+    cantelli_p: float,
+    factory: StatisticFactory,
+    labels: np.ndarray,
+    batch_sizes: np.ndarray,
+    *,
+    rng: np.random.Generator | None,
+    mc_below: float,
+    mc_max_perms: int,
+    mc_max_labels: int,
+    min_batches: int = 1,
+    cells_per_label: float = 1.0,
+    force: bool = False,
+) -> NetOutcome:
+    """Fast p-value, or the permutation-backed p-value when the fast one is <= ``mc_below``.
+
+    ``force`` runs the net whenever it is enabled (``mc_below > 0``), e.g. for small samples.
+    """
+    if mc_below <= 0 or (fast_p > mc_below and not force):
+        return NetOutcome(float(fast_p), fast_method, {})
+    if rng is None:
+        raise ValueError("the permutation safety net needs rng=np.random.default_rng(seed) when mc_below > 0")
+    if cantelli_p <= 1.0 / (1.0 + mc_max_perms):
+        p = min(1.0, 2.0 * cantelli_p)
+        return NetOutcome(p, "Cantelli bound (x2, permutation net not needed)", {"mc_perms": 0.0})
+    if fast_p <= NET_BAND * mc_below and not force:
+        return NetOutcome(float(fast_p), f"{fast_method} (far beyond the threshold: net not needed)", {"mc_perms": 0.0})
+    mc = monte_carlo_pvalue(
+        factory,
+        labels,
+        batch_sizes,
+        rng=rng,
+        max_perms=mc_max_perms,
+        max_labels=mc_max_labels,
+        min_batches=min_batches,
+        cells_per_label=cells_per_label,
+    )
+    if mc is None:
+        return NetOutcome(float(cantelli_p), "Cantelli bound (prefix too short for permutations)", {"mc_perms": 0.0})
+    p_mc, used, n_used = mc
+    p = min(1.0, 2.0 * min(cantelli_p, p_mc))
+    method = f"permutation (B={used}, Besag-Clifford, first {n_used} labels) with Cantelli bound"
+    return NetOutcome(p, method, {"mc_perms": float(used), "mc_labels": float(n_used), "mc_pvalue": float(p_mc)})

@@ -1,0 +1,165 @@
+"""``label-runs``: too many adjacent equal labels, batch-aware.
+
+SGD sees batches, not positions inside a batch, so the statistic is the *expected* number of
+adjacent equal pairs given the batch x class counts N when the order inside every batch is
+uniformly random:
+
+    T = sum_g (1/b_g) sum_c N_gc (N_gc - 1)  +  sum_g sum_c N_gc N_{g+1,c} / (b_g b_{g+1}),
+
+a weighted match count on the graph "within-batch clique (weight 2/b_g per pair) + complete
+bipartite blocks between consecutive batches (weight 1/(b_g b_{g+1}))". With b = 1 it is the classic
+T1 = n - R (R = number of runs; Wald & Wolfowitz 1940, Barton & David 1957). Exactly invariant to
+the order of samples inside a batch.
+
+Tail: without batches, the exact Wald-Wolfowitz law for two classes, else the rarer-side
+binomial / negative-binomial matched to the exact moments; with batches, the shifted Satterthwaite
+tail (the within-batch cliques dominate) with W0 the integer Jensen bound of the within part.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..results import TestResult
+from ._validate import NotEnoughData, as_batch_sizes, as_codes
+from .counts import cross_next, segment_table
+from .moments import block_graph, clique_lower_bound, kappa, label_sums, pair_moments, zscore
+from .permutation import safety_net
+from .tails import cantelli, rare_side_sf, runs_exact_cdf, satterthwaite_sf
+
+
+def runs_rows(rows: np.ndarray, sizes: np.ndarray, k: int, class_weights: np.ndarray | None = None) -> np.ndarray:
+    """The batch-aware runs statistic T of every row of an (R, n) code matrix (matches of class c
+    weighted by ``class_weights[c]`` when given)."""
+    reps = rows.shape[0]
+    nb = sizes.size
+    b = sizes.astype(np.float64)
+    if np.all(sizes == 1):
+        same = rows[:, 1:] == rows[:, :-1]
+        if class_weights is None:
+            return np.count_nonzero(same, axis=1).astype(np.float64)
+        return np.sum(same * class_weights[rows[:, 1:]], axis=1)
+    flat = rows.ravel()
+    lengths = np.tile(sizes, reps)
+    table = segment_table(flat, lengths, k)
+    within = table.pair_sum(class_weights)
+    total = within.reshape(reps, nb) @ (1.0 / b)
+    if nb > 1:
+        if table.matrix is not None:
+            t = table.matrix.astype(np.float64)
+            prod = t[:-1] * t[1:]
+            nxt = prod.sum(axis=1) if class_weights is None else prod @ class_weights
+        else:
+            nxt = cross_next(flat, lengths, k, within, class_weights)
+        # the pair (last batch of row r, first batch of row r+1) is dropped by the reshape
+        cross = np.append(nxt, 0.0).reshape(reps, nb)[:, :-1]
+        total = total + cross @ (1.0 / (b[:-1] * b[1:]))
+    return total
+
+
+def _runs_factory(k: int, class_weights: np.ndarray | None):
+    def factory(x: np.ndarray, sizes: np.ndarray):
+        if x.size < 2:
+            return None
+        return lambda rows: runs_rows(rows, sizes, k, class_weights)
+
+    return factory
+
+
+def runs_test(
+    codes: np.ndarray,
+    batch_sizes: np.ndarray,
+    *,
+    rng: np.random.Generator | None = None,
+    mc_below: float = 0.0,
+    mc_max_perms: int = 15999,
+    mc_max_labels: int = 16384,
+) -> TestResult:
+    """Batch-aware label-runs test: are equal labels more often adjacent than a shuffle gives?
+
+    Parameters
+    ----------
+    codes : int array, class codes 0..k-1 in feed order.
+    batch_sizes : int array partitioning ``codes`` into consecutive batches (1s for no batching).
+    rng, mc_below, mc_max_perms, mc_max_labels : the permutation safety net (see
+        :mod:`loadercheck.stats.permutation`); off when ``mc_below`` is 0.
+
+    Returns
+    -------
+    TestResult
+        ``statistic``: T, the expected number of adjacent equal pairs given the batch
+        compositions (= n - #runs without batches). ``pvalue``: one-sided, too many adjacent matches.
+        ``effect``: Cohen's kappa of adjacent pairs. ``details``: expected, z, match_rate,
+        expected_rate, runs, expected_runs, mean_run_length, expected_run_length.
+
+    Raises
+    ------
+    NotEnoughData
+        Fewer than 3 labels, or a single class.
+
+    Examples
+    --------
+    A class-sorted feed has long runs: T is close to n and the p-value is tiny, meaning a shuffled
+    feed would almost never put so many equal labels next to each other.
+    """
+    x = as_codes(codes)
+    sizes = as_batch_sizes(batch_sizes, x.size)
+    n = x.size
+    if n < 3:
+        raise NotEnoughData(f"the runs test needs at least 3 labels, got {n}")
+    counts = np.bincount(x)
+    k = counts.size
+    observed = counts[counts > 0]
+    if observed.size < 2:
+        raise NotEnoughData(f"all {n:,} labels are class {int(np.argmax(counts))}, so their order cannot be tested")
+    b = sizes.astype(np.float64)
+    alpha = np.where(b > 1, 2.0 / b, 0.0)
+    chain = 1.0 / (b[:-1] * b[1:])
+    graph = block_graph(sizes, alpha, chain)
+    labels = label_sums(observed)
+    mean, var = pair_moments(graph, labels)
+    stat = float(runs_rows(x[None, :], sizes, k)[0])
+    unbatched = bool(np.all(sizes == 1))
+    weights = None
+    t_stat, t_mean, t_var = stat, mean, var
+    if unbatched and observed.size == 2:
+        p = runs_exact_cdf(int(round(n - stat)), int(observed[0]), int(observed[1]))
+        method = "exact Wald-Wolfowitz runs distribution"
+    elif unbatched:
+        p = float(rare_side_sf(stat, mean, var, graph.omega)[()])
+        method = "binomial/negative-binomial tail on exact moments (rarer side)"
+    else:
+        if observed.max() * 2 > n:
+            # a majority class: its matches are the common side and hide the skew of the rare
+            # classes' clumping; test the matches of the other classes (for two classes an affine
+            # equivalent of T up to the first and last batch)
+            weights = (np.arange(k) != int(np.argmax(counts))).astype(np.float64)
+            t_stat = float(runs_rows(x[None, :], sizes, k, weights)[0])
+            t_mean, t_var = pair_moments(graph, label_sums(observed, weights[counts > 0]))
+            w0 = clique_lower_bound(sizes, alpha, observed, weights[counts > 0])
+            method = "shifted Satterthwaite tail on exact permutation moments (matches outside the majority class)"
+        else:
+            w0 = clique_lower_bound(sizes, alpha, observed)
+            method = "shifted Satterthwaite tail on exact permutation moments"
+        p = float(satterthwaite_sf(t_stat, t_mean, t_var, w0)[()])
+    net = safety_net(
+        p, method, cantelli(t_stat, t_mean, t_var), _runs_factory(k, weights), x, sizes,
+        rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
+    )
+    rate = stat / graph.omega
+    runs_obs = n - stat
+    runs_exp = n - mean
+    details = {
+        "expected": mean,
+        "z": zscore(t_stat, t_mean, t_var),
+        "sd": float(np.sqrt(var)),
+        "match_rate": rate,
+        "expected_rate": labels.a2,
+        "runs": runs_obs,
+        "expected_runs": runs_exp,
+        "mean_run_length": n / runs_obs if runs_obs > 0 else float(n),
+        "expected_run_length": n / runs_exp if runs_exp > 0 else float(n),
+        "fast_pvalue": p,
+        **net.details,
+    }
+    return TestResult(stat, net.pvalue, kappa(rate, labels.a2), net.method, details)
