@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..results import CheckResult, Report, Status
+from .sparkline import probe_summary
 
 STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
 CLASS_COLORS = (
@@ -38,6 +39,7 @@ def report_renderable(report: Report) -> Group:
     if report.strip:
         parts.append(_strip(report))
     parts.append(_table(report.checks))
+    parts.extend(Text(line, style="dim") for c in report.checks if (line := probe_summary(c)))
     parts.append(_verdict(report))
     return Group(*parts)
 
@@ -99,7 +101,7 @@ def _evidence(c: CheckResult) -> str:
     if c.pvalue is not None:
         parts.append(f"p={c.pvalue:.2g}")
     if c.effect is not None and c.id != "class-balance":
-        parts.append(f"effect={c.effect:.2f}")
+        parts.append(f"effect={c.effect:.2f}".replace("=-0.00", "=0.00"))
     return ", ".join(parts)
 
 
