@@ -1,6 +1,6 @@
 """loadercheck: catch badly ordered training feeds before the GPU hours are spent.
 
-Public API: :func:`check`, :func:`assert_well_shuffled`, :class:`Report`,
+Public API: :func:`check`, :func:`assert_well_shuffled`, :func:`guard`, :class:`Report`,
 :class:`Status`. Importing this package imports neither torch nor the statistics: they load on first use.
 """
 
@@ -10,11 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["check", "assert_well_shuffled", "Report", "Status", "CheckResult", "LoaderCheckError", "__version__"]
+__all__ = [
+    "check", "assert_well_shuffled", "guard", "Report", "Status", "CheckResult", "LoaderCheckError",
+    "LoaderCheckFailed", "LoaderCheckWarning", "__version__",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import assert_well_shuffled, check
     from .errors import LoaderCheckError
+    from .watch import LoaderCheckFailed, LoaderCheckWarning, guard
     from .results import CheckResult, Report, Status
 
 _LAZY = {
@@ -24,6 +28,9 @@ _LAZY = {
     "Status": "results",
     "CheckResult": "results",
     "LoaderCheckError": "errors",
+    "guard": "watch",
+    "LoaderCheckFailed": "watch",
+    "LoaderCheckWarning": "watch",
 }
 
 

@@ -49,8 +49,11 @@ def run(
     ordered: bool = typer.Option(False, "--ordered", help="The feed is ordered on purpose (time series, curriculum): order checks never fail."),
     probe: bool = typer.Option(False, "--probe/--no-probe", help="Also run a short probe training: feed order vs shuffled."),
     device: Device = typer.Option(Device.auto, help="Device of the probe."),
+    probe_steps: Optional[int] = typer.Option(None, min=1, help="Optimiser steps of each probe run [default: one pass over the sampled batches, at most 1000]."),
+    probe_seeds: int = typer.Option(3, min=1, max=100, help="Paired seeds of the probe (feed order and shuffled from the same initial weights)."),
     format: Format = typer.Option(Format.text, "--format", help="text (for people) or json (one document on stdout)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+    html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help='Also write a self-contained HTML report with figures (needs pip install "loadercheck[plot]").'),
     alpha: float = typer.Option(1e-3, min=1e-12, max=0.5, help="Family-wise false-alarm rate on a shuffled feed."),
     seed: int = typer.Option(0, help="Seed of every random choice; the same seed gives the same report."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
@@ -59,11 +62,23 @@ def run(
     from .errors import LoaderCheckError
 
     try:
-        report = _check(target, label=_label(label), batches=batches, max_samples=max_samples, timeout=timeout,
-                        ordered=ordered, probe=probe, device=device.value, alpha=alpha, seed=seed)
+        if html is not None:
+            from .render.plots import require_matplotlib
+
+            require_matplotlib()  # say what to install before drawing any batch
+        report, stream = _check(target, label=_label(label), batches=batches, max_samples=max_samples,
+                                timeout=timeout, ordered=ordered, probe=probe, device=device.value, alpha=alpha,
+                                seed=seed, probe_steps=probe_steps, probe_seeds=probe_seeds)
+        if html is not None:
+            from .render.html import render_html
+
+            page = render_html(report, stream)
     except LoaderCheckError as exc:
         typer.echo(f"loadercheck: error: {exc}", err=True)
         raise typer.Exit(EXIT_ERROR)
+    if html is not None:
+        html.write_text(page, encoding="utf-8")
+        typer.echo(f"loadercheck: HTML report written to {html}", err=True)
 
     if format is Format.json:
         from .render.json import render_json
@@ -96,13 +111,15 @@ def _width(color: bool) -> int:
 
 
 def _check(target: str, **options):
-    """Resolve the target and check it, with a progress bar on stderr when stderr is a terminal."""
+    """Resolve the target and check it, with a progress bar on stderr when stderr is a terminal.
+
+    Returns the report and the stream it was built from (the HTML report draws the stream).
+    """
     from ._target import load_target
-    from .api import check
 
     loader = load_target(target)
     if not sys.stderr.isatty():
-        return check(loader, target=target, **options)
+        return _check_stream(loader, target=target, **options)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -113,7 +130,19 @@ def _check(target: str, **options):
         def progress(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
-        return check(loader, target=target, progress=progress, **options)
+        return _check_stream(loader, target=target, progress=progress, **options)
+
+
+def _check_stream(loader, *, target: str, progress=None, **options):
+    """``api.check()``, also returning the stream: draw, then ``api.evaluate``."""
+    from .api import evaluate
+    from .options import Options
+    from .sampling import draw
+
+    opts = Options(**options)
+    stream = draw(loader, label=opts.label, batches=opts.batches, max_samples=opts.max_samples,
+                  timeout=opts.timeout, keep_inputs=opts.probe, progress=progress)
+    return evaluate(stream, opts, target=target), stream
 
 
 def main() -> None:

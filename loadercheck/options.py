@@ -32,6 +32,10 @@ class Options:
     """Run the probe training (feed order vs shuffled)."""
     device: str = "auto"
     """Device of the probe: auto (CUDA when available), cpu or cuda."""
+    probe_steps: int | None = None
+    """Optimiser steps of each probe run (default: one pass over the sampled batches, at most 1,000)."""
+    probe_seeds: int = 3
+    """Paired seeds of the probe (each trains feed order and shuffled from the same initial weights)."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 0.5:
@@ -47,6 +51,12 @@ class Options:
             raise LoaderCheckError(f"timeout must be a positive number of seconds, got {self.timeout!r}.")
         if self.device not in DEVICES:
             raise LoaderCheckError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}.")
+        if self.probe_steps is not None and (isinstance(self.probe_steps, bool) or not isinstance(self.probe_steps, int)
+                                             or self.probe_steps < 1):
+            raise LoaderCheckError(f"probe_steps must be a positive integer (optimiser steps), got {self.probe_steps!r}.")
+        if isinstance(self.probe_seeds, bool) or not isinstance(self.probe_seeds, int) or not 1 <= self.probe_seeds <= 100:
+            raise LoaderCheckError(f"probe_seeds must be an integer from 1 to 100, got {self.probe_seeds!r}; "
+                                   "the default 3 suits CI.")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready options (a callable label is shown by its qualified name)."""

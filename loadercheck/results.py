@@ -62,6 +62,10 @@ class Epoch:
     batch_sizes: np.ndarray
     fingerprints: np.ndarray | None = None
     """uint64 hash of each sample's input bytes, or None when inputs are not arrays."""
+    indices: np.ndarray | None = None
+    """Dataset indices in feed order (int64) when the order was read from the sampler, else None."""
+    features: np.ndarray | None = None
+    """Per-sample input summaries ``(n, F)`` float64 (mean, sd, fixed random projections), or None."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,26 @@ class LoaderInfo:
     dataset_length: int | None = None
     drop_last: bool | None = None
     reiterable: bool = False
+    dataset_kind: str | None = None
+    """``"map"`` (``__getitem__``/``__len__``) or ``"iterable"`` (a torch ``IterableDataset``); None if unknown."""
+    replacement: bool | None = None
+    """True when the sampler draws with replacement (``RandomSampler(replacement=True)``, ``WeightedRandomSampler``)."""
+    num_samples: int | None = None
+    """Indices the sampler yields per epoch (``len(sampler)``), when known."""
+    sharded: bool | None = None
+    """For an ``IterableDataset``: True when its code visibly splits the data per worker (``get_worker_info``)."""
+    num_replicas: int | None = None
+    """A distributed sampler's world size (``num_replicas``)."""
+    rank: int | None = None
+    """A distributed sampler's rank."""
+    sampler_epoch: int | None = None
+    """The ``epoch`` attribute of a sampler or dataset with ``set_epoch`` (when it was described)."""
+    has_set_epoch: bool | None = None
+    """True when the sampler or dataset has ``set_epoch`` (its order changes only when the loop calls it)."""
+    epoch_changed: bool | None = None
+    """Whether that ``epoch`` changed between the passes loadercheck drew (None: unknown or one pass)."""
+    shuffle_buffer: int | None = None
+    """The shuffle buffer size a known streaming pipeline exposes, when found."""
 
     def describe(self) -> str:
         """One line such as ``DataLoader(batch_size=32, sampler=SequentialSampler, ...)``."""
@@ -108,6 +132,10 @@ class Stream:
     """Wall time spent drawing batches."""
     dataset_labels: np.ndarray | None = None
     """Labels of the whole dataset from its metadata (``dataset.targets``), coded like ``labels``; else None."""
+    sampler_probabilities: np.ndarray | None = None
+    """Per-index draw probabilities of a weighted sampler with replacement (``WeightedRandomSampler``); else None."""
+    ranks: Any = None
+    """Rank views or gathered rank summaries (:class:`loadercheck.distributed.RankReport`) for ``rank-coverage``."""
 
     @property
     def labels(self) -> np.ndarray:

@@ -55,7 +55,7 @@ def describe_loader(obj: object) -> LoaderInfo:
             batch_size = _int_attr(_attr(obj, "batch_sampler"), "batch_size")
         dataset = _attr(obj, "dataset")
         drop_last = _attr(obj, "drop_last")
-        return LoaderInfo(
+        info = LoaderInfo(
             type_name=type_name,
             batch_size=batch_size,
             sampler=sampler_name,
@@ -68,6 +68,131 @@ def describe_loader(obj: object) -> LoaderInfo:
         )
     except Exception:  # a description must never stop a check
         return LoaderInfo(type_name=type_name)
+    try:
+        return dataclasses.replace(info, **_forensic_facts(obj))
+    except Exception:
+        return info
+
+
+def sampler_object(obj: object) -> Any:
+    """The object that decides a DataLoader's index order: the innermost sampler (unwrapping
+    ``BatchSampler``), a custom batch sampler, or None (an iterable dataset, a plain iterable)."""
+    sampler = _attr(obj, "sampler")
+    batch_sampler = _attr(obj, "batch_sampler")
+    if batch_sampler is not None and type(batch_sampler).__name__ != "BatchSampler":
+        return batch_sampler
+    if batch_sampler is not None and _attr(batch_sampler, "sampler") is not None:
+        sampler = _attr(batch_sampler, "sampler")
+    while sampler is not None and type(sampler).__name__ == "BatchSampler" and _attr(sampler, "sampler") is not None:
+        sampler = _attr(sampler, "sampler")
+    if sampler is None or type(sampler).__name__ == "_InfiniteConstantSampler":
+        return None
+    return sampler
+
+
+def _dataset_kind(dataset: object) -> str | None:
+    if dataset is None:
+        return None
+    names = {c.__name__ for c in type(dataset).__mro__}
+    if "IterableDataset" in names:
+        return "iterable"
+    cls = type(dataset)
+    if hasattr(cls, "__getitem__") and hasattr(cls, "__len__"):
+        return "map"
+    return None
+
+
+_SELF_SHARDING_MODULES = ("datasets", "webdataset", "wids")
+
+
+def _visibly_sharded(dataset: object) -> bool | None:
+    """Does an iterable dataset's code split the data per DataLoader worker? None when unknown."""
+    import inspect
+
+    module = type(dataset).__module__.split(".")[0]
+    if module in _SELF_SHARDING_MODULES:  # HF datasets and WebDataset split shards per worker themselves
+        return True
+    try:
+        source = inspect.getsource(type(dataset))
+    except (OSError, TypeError):
+        return None
+    return any(word in source for word in ("get_worker_info", "worker_info", "split_by_worker"))
+
+
+def _epoch_of(*holders: object) -> int | None:
+    for holder in holders:
+        for name in ("epoch", "_epoch"):
+            value = _attr(holder, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return int(value)
+    return None
+
+
+def _shuffle_buffer(dataset: object) -> int | None:
+    """The buffer of a known streaming shuffle (Hugging Face IterableDataset.shuffle), when exposed."""
+    node = _attr(dataset, "_ex_iterable")
+    for _ in range(8):
+        if node is None:
+            return None
+        size = _attr(node, "buffer_size")
+        if isinstance(size, int) and not isinstance(size, bool):
+            return int(size)
+        node = _attr(node, "ex_iterable")
+    return None
+
+
+def _forensic_facts(obj: object) -> dict[str, Any]:
+    """The LoaderInfo fields the forensics checks read (``loader-config``, ``duplicates``, ...)."""
+    dataset = _attr(obj, "dataset")
+    holder = dataset if dataset is not None else obj
+    if dataset is not None:
+        kind = _dataset_kind(dataset)
+    else:  # an IterableDataset iterated directly; lists and generators have no dataset kind
+        kind = "iterable" if "IterableDataset" in {c.__name__ for c in type(obj).__mro__} else None
+    sampler = sampler_object(obj)
+    facts: dict[str, Any] = {"dataset_kind": kind}
+    if kind == "iterable":
+        facts["sharded"] = _visibly_sharded(holder)
+        facts["shuffle_buffer"] = _shuffle_buffer(holder)
+    if sampler is not None:
+        replacement = _attr(sampler, "replacement")
+        facts["replacement"] = replacement if isinstance(replacement, bool) else None
+        if type(sampler).__name__ in ("SequentialSampler", "SubsetRandomSampler", "DistributedSampler"):
+            facts["replacement"] = False
+        facts["num_samples"] = _length(sampler)
+        facts["num_replicas"] = _int_attr(sampler, "num_replicas")
+        facts["rank"] = _int_attr(sampler, "rank")
+    epoch_holders = [h for h in (sampler, _attr(obj, "batch_sampler"), holder) if callable(_attr(h, "set_epoch"))]
+    facts["has_set_epoch"] = bool(epoch_holders) if (sampler is not None or dataset is not None) else None
+    facts["sampler_epoch"] = _epoch_of(*epoch_holders) if epoch_holders else None
+    return facts
+
+
+def _set_epoch_state(obj: object) -> int | None:
+    """The current ``epoch`` of whatever in ``obj`` has ``set_epoch`` (sampler first), else None."""
+    dataset = _attr(obj, "dataset")
+    holders = [h for h in (sampler_object(obj), _attr(obj, "batch_sampler"), dataset if dataset is not None else obj)
+               if callable(_attr(h, "set_epoch"))]
+    return _epoch_of(*holders) if holders else None
+
+
+def sampler_probabilities(obj: object) -> np.ndarray | None:
+    """Normalised per-index draw probabilities of a weighted sampler with replacement, else None."""
+    sampler = sampler_object(obj)
+    if sampler is None or _attr(sampler, "replacement") is not True:
+        return None
+    weights = _attr(sampler, "weights")
+    if weights is None:
+        return None
+    try:
+        if is_tensor(weights):
+            weights = weights.detach().cpu().numpy()
+        w = np.asarray(weights, dtype=np.float64).ravel()
+    except Exception:
+        return None
+    if w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        return None
+    return w / w.sum()
 
 
 def _attr(obj: object, name: str) -> Any:
@@ -231,6 +356,49 @@ def fingerprint(inputs: object, n: int) -> tuple[np.ndarray | None, str | None]:
     return None, f"the inputs are {type(inputs).__name__}, not arrays or tensors"
 
 
+# ---------------------------------------------------------------------- feature summaries
+FEATURE_NAMES = ("input mean", "input sd", "projection 1", "projection 2", "projection 3", "projection 4")
+"""The per-sample input summaries recorded for ``input-drift`` (columns of ``Epoch.features``)."""
+_PROJECTIONS = len(FEATURE_NAMES) - 2
+_MAX_FEATURE_WIDTH = 1 << 16
+
+
+def _projection(width: int) -> np.ndarray:
+    """Fixed random +-1 directions (seeded by the width only), scaled to unit length, float32."""
+    rng = np.random.default_rng(width)
+    signs = rng.integers(0, 2, size=(width, _PROJECTIONS), dtype=np.int8).astype(np.float32)
+    return (2.0 * signs - 1.0) / np.float32(np.sqrt(width))
+
+
+def feature_summaries(inputs: object, n: int) -> np.ndarray | None:
+    """Per-sample summaries of a batch's numeric inputs: ``(n, 6)`` float64, or None.
+
+    Columns (:data:`FEATURE_NAMES`): mean and standard deviation of the sample's values, and its
+    projections on 4 fixed random directions (seeded by the input width, so every batch of the
+    same shape uses the same directions; inputs wider than 65,536 values are strided down first).
+    Reads the inputs only. None for inputs that are not numeric arrays with one row per sample.
+    """
+    array = _input_array(inputs)
+    if array is None and isinstance(inputs, (list, tuple)) and len(inputs) == n:
+        with contextlib.suppress(Exception):
+            array = np.asarray([np.asarray(_input_array(x) if _input_array(x) is not None else x) for x in inputs])
+    if array is None or array.dtype.kind not in "biuf" or array.ndim < 1 or array.shape[0] != n or n == 0:
+        return None
+    rows = array.reshape(n, -1)
+    if rows.shape[1] == 0:
+        return None
+    if rows.shape[1] > _MAX_FEATURE_WIDTH:
+        rows = rows[:, :: -(-rows.shape[1] // _MAX_FEATURE_WIDTH)]
+    values = rows.astype(np.float32)  # a copy: the user's memory is only read
+    if not np.all(np.isfinite(values)):
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float64)
+    out[:, 0] = values.mean(axis=1, dtype=np.float64)
+    out[:, 1] = values.std(axis=1, dtype=np.float64)
+    out[:, 2:] = values @ _projection(values.shape[1])
+    return out
+
+
 # ---------------------------------------------------------------------- recorder
 @dataclasses.dataclass
 class _EpochBuffer:
@@ -238,6 +406,7 @@ class _EpochBuffer:
     fingerprints: list[np.ndarray] | None = dataclasses.field(default_factory=list)
     inputs: list[Any] = dataclasses.field(default_factory=list)
     samples: int = 0
+    features: list[np.ndarray] | None = None
 
 
 class StreamRecorder:
@@ -256,14 +425,22 @@ class StreamRecorder:
         Keep a reference to each first-epoch batch's inputs (``Stream.inputs``).
     fingerprints : bool
         Hash each sample's input bytes (``Epoch.fingerprints``) for the identity checks.
+    features : bool
+        Summarise each sample's numeric input (:func:`feature_summaries`, ``Epoch.features``) for
+        ``input-drift``. Off by default (``draw`` turns it on).
     """
 
-    def __init__(self, label: Any = None, *, keep_inputs: bool = False, fingerprints: bool = True) -> None:
+    def __init__(self, label: Any = None, *, keep_inputs: bool = False, fingerprints: bool = True,
+                 features: bool = False) -> None:
         self._spec = LabelSpec.parse(label)
         self._keep_inputs = keep_inputs
         self._fingerprints = fingerprints
-        self._epochs: list[_EpochBuffer] = [_EpochBuffer(fingerprints=[] if fingerprints else None)]
+        self._features = features
+        self._epochs: list[_EpochBuffer] = [self._new_buffer()]
         self._notes: list[str] = []
+
+    def _new_buffer(self) -> _EpochBuffer:
+        return _EpochBuffer(fingerprints=[] if self._fingerprints else None, features=[] if self._features else None)
 
     @property
     def spec(self) -> LabelSpec:
@@ -296,10 +473,18 @@ class StreamRecorder:
                 self._notes.append("label rows are one-hot or probabilities, read as their argmax")
         first_epoch = len(self._epochs) == 1
         want_inputs = self._keep_inputs and first_epoch
-        if want_inputs or buffer.fingerprints is not None:
+        if want_inputs or buffer.fingerprints is not None or buffer.features is not None:
             inputs = self._spec.extract_inputs(batch)
             if want_inputs:
                 buffer.inputs.append(inputs)
+            if buffer.features is not None:
+                summary = feature_summaries(inputs, labels.size) if labels.size else np.empty((0, len(FEATURE_NAMES)))
+                if summary is None:
+                    buffer.features = None
+                    self._note(f"input summaries skipped (batch {index}): the inputs are not numeric arrays "
+                               "with one row per label; the input-drift check needs them")
+                else:
+                    buffer.features.append(summary)
             if buffer.fingerprints is not None:
                 hashes, reason = fingerprint(inputs, labels.size)
                 if hashes is None:
@@ -316,7 +501,7 @@ class StreamRecorder:
     def new_epoch(self) -> None:
         """Start recording a new pass (no-op while the current one is still empty)."""
         if self._epochs[-1].labels:
-            self._epochs.append(_EpochBuffer(fingerprints=[] if self._fingerprints else None))
+            self._epochs.append(self._new_buffer())
 
     def finish(
         self,
@@ -373,8 +558,9 @@ class StreamRecorder:
         for e in epochs:
             sizes = np.array([lab.size for lab in e.labels], dtype=np.int64)
             prints = np.concatenate(e.fingerprints) if e.fingerprints else None
+            feats = np.concatenate(e.features) if e.features else None
             labels = coded[start : start + e.samples]
-            out_epochs.append(Epoch(labels=labels, batch_sizes=sizes, fingerprints=prints))
+            out_epochs.append(Epoch(labels=labels, batch_sizes=sizes, fingerprints=prints, features=feats))
             start += e.samples
         for extra in notes:
             if extra not in notes_out:

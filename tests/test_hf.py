@@ -1,0 +1,131 @@
+"""The Hugging Face callback on a real (tiny, CPU, built-from-config) Trainer; no downloads."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from loadercheck import LoaderCheckFailed, LoaderCheckWarning  # noqa: E402
+from loadercheck.errors import LoaderCheckError  # noqa: E402
+from loadercheck.integrations.hf import LoaderCheckCallback, length_grouped  # noqa: E402
+from loadercheck.results import Status  # noqa: E402
+
+N, CLASSES = 128, 4
+
+
+class Sequences(torch.utils.data.Dataset):
+    """Label-sorted samples; a sample of class c has length 4 + 3c (so length grouping sorts by class)."""
+
+    def __init__(self):
+        g = torch.Generator().manual_seed(0)
+        self.labels = sorted(i % CLASSES for i in range(N))
+        self.ids = [torch.randint(1, 30, (4 + 3 * c,), generator=g) for c in self.labels]
+
+    def __len__(self):
+        return N
+
+    def __getitem__(self, i):
+        return {"input_ids": self.ids[i], "labels": self.labels[i]}
+
+
+def collate(features):
+    width = max(len(f["input_ids"]) for f in features)
+    ids = torch.zeros(len(features), width, dtype=torch.long)
+    mask = torch.zeros(len(features), width, dtype=torch.long)
+    for row, f in enumerate(features):
+        ids[row, : len(f["input_ids"])] = f["input_ids"]
+        mask[row, : len(f["input_ids"])] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([f["labels"] for f in features])}
+
+
+def tiny_model():
+    config = transformers.BertConfig(
+        vocab_size=32, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+        max_position_embeddings=32, num_labels=CLASSES,
+    )
+    return transformers.BertForSequenceClassification(config)
+
+
+class SequentialTrainer(transformers.Trainer):
+    """A Trainer that feeds the dataset in its stored (label-sorted) order."""
+
+    def _get_train_sampler(self, *args, **kwargs):
+        return torch.utils.data.SequentialSampler(self.train_dataset)
+
+
+def train(tmp_path, callback, *, trainer_class=transformers.Trainer, epochs=2, **args):
+    model = tiny_model()
+    training_args = transformers.TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=16, num_train_epochs=epochs, report_to=[],
+        use_cpu=True, save_strategy="no", logging_strategy="no", disable_tqdm=True, seed=0, **args,
+    )
+    trainer = trainer_class(model=model, args=training_args, train_dataset=Sequences(), data_collator=collate,
+                            callbacks=[callback])
+    trainer.train()
+    return trainer, model
+
+
+def test_sorted_feed_raises_out_of_train(tmp_path):
+    callback = LoaderCheckCallback(batches=6)
+    with pytest.raises(LoaderCheckFailed, match="not well shuffled") as info:
+        train(tmp_path, callback, trainer_class=SequentialTrainer)
+    assert info.value.report.verdict is Status.FAIL
+    assert callback.report.stream.batches == 6
+    assert "(Trainer)" in callback.report.target
+    assert callback._handle is None  # the forward hook is gone from the model
+
+
+def test_sorted_feed_warns_and_training_goes_on(tmp_path):
+    callback = LoaderCheckCallback(on_fail="warn", batches=6)
+    with pytest.warns(LoaderCheckWarning, match="not well shuffled"):
+        trainer, model = train(tmp_path, callback, trainer_class=SequentialTrainer)
+    assert trainer.state.global_step == 2 * N // 16
+    assert callback.report.verdict is Status.FAIL
+    assert not model._forward_pre_hooks  # the model is left as found
+
+
+def test_default_trainer_feed_passes(tmp_path):
+    callback = LoaderCheckCallback()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LoaderCheckWarning)
+        trainer, model = train(tmp_path, callback)
+    assert callback.report.verdict is Status.PASS
+    assert callback.report.stream.batches == N // 16  # the whole first epoch, as trained on
+    assert callback.cross_epoch is not None and callback.cross_epoch.status is Status.PASS
+    assert not model._forward_pre_hooks
+
+
+def test_group_by_length_is_declared_ordered_not_failed(tmp_path):
+    args = {"train_sampling_strategy": "group_by_length"}
+    if not hasattr(transformers.TrainingArguments, "train_sampling_strategy"):  # transformers < 5
+        args = {"group_by_length": True}
+    callback = LoaderCheckCallback()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LoaderCheckWarning)
+        train(tmp_path, callback, epochs=1, **args)
+    report = callback.report
+    assert report.verdict is not Status.FAIL and report.config["ordered"] is True
+    assert any("group_by_length" in note for note in report.stream.notes)
+    assert any("declared ordered" in c.message for c in report.checks)  # the grouping is visible, not judged
+
+
+def test_length_grouped_reads_both_spellings():
+    class Old:
+        group_by_length = True
+
+    class New:
+        train_sampling_strategy = "group_by_length"
+
+    class Plain:
+        train_sampling_strategy = "random"
+
+    assert length_grouped(Old()) and length_grouped(New()) and not length_grouped(Plain())
+
+
+def test_bad_on_fail_is_rejected():
+    with pytest.raises(LoaderCheckError, match="on_fail must be one of"):
+        LoaderCheckCallback(on_fail="never")

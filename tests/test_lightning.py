@@ -1,0 +1,89 @@
+"""The Lightning callback on a real (tiny, CPU) Trainer: sorted feed raises or warns, shuffled passes."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+L = pytest.importorskip("lightning.pytorch")
+
+# Lightning 2.6 on torch 2.13 warns about its own use of a deprecated torch pytree API
+pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*is deprecated")
+
+from loadercheck import LoaderCheckFailed, LoaderCheckWarning  # noqa: E402
+from loadercheck.errors import LoaderCheckError  # noqa: E402
+from loadercheck.integrations.lightning import LoaderCheck  # noqa: E402
+from loadercheck.results import Status  # noqa: E402
+
+
+class Tiny(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(4, 10)
+        self.steps = 0
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        self.steps += 1
+        return torch.nn.functional.cross_entropy(self.net(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def loader(shuffle, n=640):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    y = torch.arange(n) % 10
+    y = y.sort().values  # label-sorted data; only the sampler can shuffle it
+    x = torch.randn(n, 4, generator=torch.Generator().manual_seed(0))
+    return DataLoader(TensorDataset(x, y), batch_size=32, shuffle=shuffle)
+
+
+def fit(callback, shuffle, epochs=2):
+    model = Tiny()
+    trainer = L.Trainer(
+        max_epochs=epochs, accelerator="cpu", devices=1, callbacks=[callback], logger=False,
+        enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        trainer.fit(model, train_dataloaders=loader(shuffle))
+    return model
+
+
+def test_sorted_loader_raises_out_of_fit():
+    callback = LoaderCheck(batches=8)
+    with pytest.raises(LoaderCheckFailed, match="not well shuffled") as info:
+        fit(callback, shuffle=False)
+    assert info.value.report.verdict is Status.FAIL
+    assert callback.report.stream.batches == 8  # the window of consumed batches, nothing drawn ahead
+    assert callback.report.loader.type_name == "DataLoader"
+    assert "(Lightning)" in callback.report.target
+
+
+def test_sorted_loader_warns_and_training_goes_on():
+    callback = LoaderCheck(on_fail="warn", batches=8)
+    with pytest.warns(LoaderCheckWarning, match="not well shuffled"):
+        model = fit(callback, shuffle=False)
+    assert model.steps == 40  # both epochs trained
+    assert callback.report.verdict is Status.FAIL
+
+
+def test_shuffled_loader_passes_and_epochs_differ():
+    callback = LoaderCheck()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LoaderCheckWarning)
+        model = fit(callback, shuffle=True)
+    assert model.steps == 40
+    assert callback.report.verdict is Status.PASS
+    assert callback.report.stream.batches == 20  # the whole (short) first epoch
+    assert callback.cross_epoch is not None and callback.cross_epoch.status is Status.PASS
+
+
+def test_bad_on_fail_is_rejected():
+    with pytest.raises(LoaderCheckError, match="on_fail must be one of"):
+        LoaderCheck(on_fail="ignore")
