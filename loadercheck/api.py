@@ -49,19 +49,23 @@ def check(
     >>> report = loadercheck.check(train_loader)          # doctest: +SKIP
     >>> report.verdict, report["batch-entropy"].message   # doctest: +SKIP
     """
+    opts = Options(**options)
+    return evaluate(sample(loader, opts, progress=progress), opts, target=target or type(loader).__name__)
+
+
+def sample(loader: Any, options: Options, *, progress: Callable[[int, int | None], None] | None = None):
+    """Draw the Stream that :func:`check` tests (the sampling layer, with the options' budgets)."""
     from .sampling import draw
 
-    opts = Options(**options)
-    stream = draw(
+    return draw(
         loader,
-        label=opts.label,
-        batches=opts.batches,
-        max_samples=opts.max_samples,
-        timeout=opts.timeout,
-        keep_inputs=opts.probe,
+        label=options.label,
+        batches=options.batches,
+        max_samples=options.max_samples,
+        timeout=options.timeout,
+        keep_inputs=options.probe,
         progress=progress,
     )
-    return evaluate(stream, opts, target=target or type(loader).__name__)
 
 
 def evaluate(stream, options: Options, *, target: str) -> Report:

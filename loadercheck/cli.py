@@ -134,14 +134,12 @@ def _check(target: str, **options):
 
 
 def _check_stream(loader, *, target: str, progress=None, **options):
-    """``api.check()``, also returning the stream: draw, then ``api.evaluate``."""
-    from .api import evaluate
+    """``api.check()``, also returning the stream (the HTML report draws it)."""
+    from .api import evaluate, sample
     from .options import Options
-    from .sampling import draw
 
     opts = Options(**options)
-    stream = draw(loader, label=opts.label, batches=opts.batches, max_samples=opts.max_samples,
-                  timeout=opts.timeout, keep_inputs=opts.probe, progress=progress)
+    stream = sample(loader, opts, progress=progress)
     return evaluate(stream, opts, target=target), stream
 
 
