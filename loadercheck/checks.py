@@ -282,13 +282,6 @@ def _class_balance(stream: Stream) -> CheckResult:
 
 def _hint(check_id: str, ctx: Context) -> str:
     """Cause and fix, in the user's own API where the loader is recognised."""
-    loader = ctx.stream.loader
-    sampler = loader.sampler or ""
-    iterable = (
-        loader.type_name != "DataLoader" or "Infinite" in sampler or "Iterable" in (loader.dataset or "")
-    )
-    span = _clustered_span(ctx.codes, ctx.stream.batch_sizes)
-    buffer = _suggest_buffer(span, ctx)
     if check_id == TARGET_TREND:
         cause = "the data is ordered by its target (sorted by value, time or size)"
     elif check_id == WINDOW_DRIFT:
@@ -299,17 +292,27 @@ def _hint(check_id: str, ctx: Context) -> str:
         cause = "labels repeat with a pattern (round-robin over classes, or sorted blocks)"
     else:
         cause = "samples arrive in blocks of equal labels (class-sorted data)"
-    if loader.type_name == "DataLoader" and not iterable:
+    return f"{cause}; fix: {shuffle_fix(ctx.stream)}"
+
+
+def shuffle_fix(stream: Stream) -> str:
+    """The fix for an ordered feed, named in the user's API (map-style DataLoader or streaming pipeline)."""
+    loader = stream.loader
+    sampler = loader.sampler or ""
+    iterable = (
+        loader.type_name != "DataLoader" or "Infinite" in sampler or "Iterable" in (loader.dataset or "")
+    )
+    if not iterable:
         if "Sequential" in sampler or loader.shuffle is False:
-            fix = "pass DataLoader(..., shuffle=True) (or a RandomSampler) for training"
-        else:
-            fix = "check the sampler/batch_sampler: it yields an ordered index sequence; use shuffle=True"
-    else:
-        fix = (
-            f"shuffle shards and samples: shuffle the shard/file order every epoch and use a shuffle buffer "
-            f"of at least {buffer:,} samples (labels here stay clustered over ~{span:,} samples)"
-        )
-    return f"{cause}; fix: {fix}"
+            return "pass DataLoader(..., shuffle=True) (or a RandomSampler) for training"
+        return "check the sampler/batch_sampler: it yields an ordered index sequence; use shuffle=True"
+    codes = stats.decile_codes(stream.labels) if stream.kind is LabelKind.CONTINUOUS else stream.labels
+    span = _clustered_span(codes, stream.batch_sizes)
+    buffer = _suggest_buffer(span, codes)
+    return (
+        f"shuffle shards and samples: shuffle the shard/file order every epoch and use a shuffle buffer "
+        f"of at least {buffer:,} samples (labels here stay clustered over ~{span:,} samples)"
+    )
 
 
 def _clustered_span(codes: np.ndarray, batch_sizes: np.ndarray) -> int:
@@ -320,9 +323,9 @@ def _clustered_span(codes: np.ndarray, batch_sizes: np.ndarray) -> int:
     return max(1, int(round(codes.size / runs)))
 
 
-def _suggest_buffer(span: int, ctx: Context) -> int:
+def _suggest_buffer(span: int, codes: np.ndarray) -> int:
     """A buffer spanning many clustered blocks of every class: 10 blocks per class, rounded up."""
-    k = max(int(np.unique(ctx.codes).size), 2)
+    k = max(int(np.unique(codes).size), 2)
     raw = 10 * span * k
     magnitude = 10 ** max(int(np.floor(np.log10(raw))) - 1, 0)
     return int(np.ceil(raw / magnitude) * magnitude)

@@ -13,6 +13,8 @@ torch CPU and CUDA) and does not change torch's thread count or grad mode.
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import random
 import time
@@ -128,7 +130,12 @@ def _run(stream: Stream, options: Options, started: float) -> CheckResult:
                                device, torch)
     outcome["seconds"] = round(time.perf_counter() - started, 3)
     outcome["features"] = feats.description
-    return _decide(outcome, stream.kind, options.ordered)
+    result = _decide(outcome, stream.kind, options.ordered)
+    if result.hint is None:
+        return result
+    from .checks import shuffle_fix
+
+    return dataclasses.replace(result, hint=f"{result.hint}; fix: {shuffle_fix(stream)}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -618,9 +625,7 @@ def _decide(o: dict[str, Any], kind: LabelKind, ordered: bool) -> CheckResult:
         message = f"(feed declared ordered, not judged) feed order costs {gap_text} ({loss_text}) {after}"
     hint = None
     if status in (Status.FAIL, Status.WARN):
-        hint = ("a model trained on this order ends worse than the same model trained on the same samples "
-                "shuffled; fix: shuffle the feed: DataLoader(..., shuffle=True) for a map-style dataset, "
-                "shard shuffling and a larger shuffle buffer for a streaming one")
+        hint = "a model trained on this order ends worse than the same model trained on the same samples shuffled"
     metric = "r2" if continuous else "accuracy"
     details = {
         "loss_feed": float(np.mean(o["loss_feed"])),
