@@ -5,9 +5,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+from brute_force import distinct_permutations
 import pytest
 
-from collections import Counter
 
 from loadercheck.stats.counts import segment_ids
 from loadercheck.stats.moments import (
@@ -19,31 +19,6 @@ from loadercheck.stats.moments import (
     pair_moments,
     pair_moments_reference,
 )
-
-
-
-def distinct_permutations(values) -> np.ndarray:
-    """All distinct orderings of a multiset (each equally likely under a uniform shuffle)."""
-    items = sorted(int(v) for v in values)
-    counts = Counter(items)
-    keys = sorted(counts)
-    out: list[tuple[int, ...]] = []
-    prefix: list[int] = []
-
-    def rec() -> None:
-        if len(prefix) == len(items):
-            out.append(tuple(prefix))
-            return
-        for key in keys:
-            if counts[key]:
-                counts[key] -= 1
-                prefix.append(key)
-                rec()
-                prefix.pop()
-                counts[key] += 1
-
-    rec()
-    return np.array(out, dtype=np.int64)
 
 
 def _block_edges(sizes, alpha, chain=None):

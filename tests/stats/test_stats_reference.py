@@ -3,10 +3,10 @@ brute-force permutation p-values)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from math import comb
 
 import numpy as np
+from brute_force import distinct_permutations
 import pytest
 from scipy import stats as sps
 
@@ -14,28 +14,6 @@ import loadercheck.stats as S
 from loadercheck.stats.batch import batch_rows
 from loadercheck.stats.permutation import monte_carlo_pvalue
 from loadercheck.stats.runs import runs_rows
-
-
-def distinct_permutations(values) -> np.ndarray:
-    items = sorted(int(v) for v in values)
-    counts = Counter(items)
-    keys = sorted(counts)
-    out, prefix = [], []
-
-    def rec():
-        if len(prefix) == len(items):
-            out.append(tuple(prefix))
-            return
-        for key in keys:
-            if counts[key]:
-                counts[key] -= 1
-                prefix.append(key)
-                rec()
-                prefix.pop()
-                counts[key] += 1
-
-    rec()
-    return np.array(out, dtype=np.int64)
 
 
 def ww_pmf(r: int, n1: int, n2: int) -> float:
