@@ -86,8 +86,11 @@ def main() -> None:
     parser.add_argument("--families", nargs="*", default=list(FAMILIES))
     args = parser.parse_args()
     jobs = [(f, n, args.reps) for f in args.families for n in args.sizes]
+    cells = {}
     with ProcessPoolExecutor(args.workers) as pool:
-        cells = {(f, n): (rate, sec) for f, n, rate, sec in pool.map(run_cell, jobs)}
+        for f, n, rate, sec in pool.map(run_cell, jobs):
+            cells[(f, n)] = (rate, sec)
+            print(f"  {f} n={n}: {rate:.2f} ({sec:.2f} s/stream)", file=sys.stderr, flush=True)
     header = " | ".join(f"{n:,}" for n in args.sizes)
     print(f"| defect | b | {header} | n90 | n* (STATS §6) | n90/n* |")
     print("|---" * (len(args.sizes) + 5) + "|")

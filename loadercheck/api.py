@@ -57,7 +57,7 @@ def sample(loader: Any, options: Options, *, progress: Callable[[int, int | None
     """Draw the Stream that :func:`check` tests (the sampling layer, with the options' budgets)."""
     from .sampling import draw
 
-    return draw(
+    stream = draw(
         loader,
         label=options.label,
         batches=options.batches,
@@ -65,7 +65,14 @@ def sample(loader: Any, options: Options, *, progress: Callable[[int, int | None
         timeout=options.timeout,
         keep_inputs=options.probe,
         progress=progress,
+        from_sampler=options.from_sampler,
+        labels=options.labels,
     )
+    if options.distributed:
+        from .distributed import gather_ranks
+
+        stream = gather_ranks(stream)
+    return stream
 
 
 def evaluate(stream, options: Options, *, target: str) -> Report:

@@ -26,6 +26,9 @@ DUPLICATES = "duplicates"
 CROSS_EPOCH_ORDER = "cross-epoch-order"
 PROBE = "probe"
 CLASS_BALANCE = "class-balance"
+INPUT_DRIFT = "input-drift"
+RANK_COVERAGE = "rank-coverage"
+LOADER_CONFIG = "loader-config"
 
 CHECK_IDS: tuple[str, ...] = (
     LABEL_RUNS,
@@ -33,8 +36,11 @@ CHECK_IDS: tuple[str, ...] = (
     LABEL_AUTOCORRELATION,
     WINDOW_DRIFT,
     TARGET_TREND,
+    INPUT_DRIFT,
     DUPLICATES,
     CROSS_EPOCH_ORDER,
+    RANK_COVERAGE,
+    LOADER_CONFIG,
     PROBE,
     CLASS_BALANCE,
 )
@@ -175,19 +181,24 @@ def verdict(statuses: list[Status] | tuple[Status, ...]) -> Status:
 
 def run_checks(stream: Stream, options: Options) -> tuple[CheckResult, ...]:
     """Run every applicable check on ``stream`` and return results in registry order."""
+    from .forensics import annotate_order_results, order_alpha, run_forensics
+
     results: list[CheckResult] = []
     continuous = stream.kind is LabelKind.CONTINUOUS
     codes = stats.decile_codes(stream.labels) if continuous else stream.labels
     observed = np.unique(codes).size
+    # the forensics tests spend their own share of alpha (forensics.FORENSICS_SHARE): family-wise <= alpha
+    order_options = dataclasses.replace(options, alpha=order_alpha(options.alpha))
 
     if observed < 2:
-        results.extend(_single_class(stream, codes, options))
+        results.extend(_single_class(stream, codes, order_options))
     else:
         plan = ([TARGET_TREND_CHECK] if continuous else []) + list(CATEGORICAL_CHECKS)
         ctx = Context(stream, codes, binned=continuous)
-        results.extend(_order_checks(plan, ctx, options))
+        results.extend(annotate_order_results(_order_checks(plan, ctx, order_options), stream))
     if not continuous:
         results.append(_class_balance(stream))
+    results.extend(run_forensics(stream, options))
     return tuple(sorted(results, key=lambda c: CHECK_IDS.index(c.id)))
 
 

@@ -54,6 +54,7 @@ def run(
     format: Format = typer.Option(Format.text, "--format", help="text (for people) or json (one document on stdout)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
     html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help='Also write a self-contained HTML report with figures (needs pip install "loadercheck[plot]").'),
+    from_sampler: Optional[bool] = typer.Option(None, "--from-sampler/--no-from-sampler", help="Read whole epochs' order from a map-style DataLoader's batch sampler, labels from the dataset's metadata (no sample loaded) [default: only when the sampled prefix is one class]."),
     alpha: float = typer.Option(1e-3, min=1e-12, max=0.5, help="Family-wise false-alarm rate on a shuffled feed."),
     seed: int = typer.Option(0, help="Seed of every random choice; the same seed gives the same report."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
@@ -68,7 +69,8 @@ def run(
             require_matplotlib()  # say what to install before drawing any batch
         report, stream = _check(target, label=_label(label), batches=batches, max_samples=max_samples,
                                 timeout=timeout, ordered=ordered, probe=probe, device=device.value, alpha=alpha,
-                                seed=seed, probe_steps=probe_steps, probe_seeds=probe_seeds)
+                                seed=seed, probe_steps=probe_steps, probe_seeds=probe_seeds,
+                                from_sampler=from_sampler)
         if html is not None:
             from .render.html import render_html
 

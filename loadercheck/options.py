@@ -36,6 +36,13 @@ class Options:
     """Optimiser steps of each probe run (default: one pass over the sampled batches, at most 1,000)."""
     probe_seeds: int = 3
     """Paired seeds of the probe (each trains feed order and shuffled from the same initial weights)."""
+    from_sampler: bool | None = None
+    """Whole-epoch index analysis of a map-style DataLoader (order read from its batch sampler, labels from
+    the dataset's metadata or ``labels``): True always, None when the sampled prefix is one class, False never."""
+    labels: Any = None
+    """One label per dataset index for the whole-epoch index analysis (implies ``from_sampler``)."""
+    distributed: bool = False
+    """Under torch.distributed: gather every rank's summary and report overlap/coverage/balance (rank-coverage)."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 0.5:
@@ -49,6 +56,8 @@ class Options:
                 raise LoaderCheckError(f"{name} must be a positive integer, got {value!r}.")
         if self.timeout is not None and not self.timeout > 0:
             raise LoaderCheckError(f"timeout must be a positive number of seconds, got {self.timeout!r}.")
+        if self.from_sampler not in (None, True, False):
+            raise LoaderCheckError(f"from_sampler must be True, False or None (automatic), got {self.from_sampler!r}.")
         if self.device not in DEVICES:
             raise LoaderCheckError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}.")
         if self.probe_steps is not None and (isinstance(self.probe_steps, bool) or not isinstance(self.probe_steps, int)
@@ -63,4 +72,13 @@ class Options:
         out = asdict(self)
         if callable(self.label):
             out["label"] = getattr(self.label, "__qualname__", repr(self.label))
+        if self.labels is not None:
+            out["labels"] = f"<{type(self.labels).__name__} of {_size(self.labels)} labels>"
         return out
+
+
+def _size(values: Any) -> str:
+    try:
+        return f"{len(values):,}"
+    except TypeError:
+        return "?"

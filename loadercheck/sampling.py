@@ -162,17 +162,25 @@ def _forensic_facts(obj: object) -> dict[str, Any]:
         facts["num_samples"] = _length(sampler)
         facts["num_replicas"] = _int_attr(sampler, "num_replicas")
         facts["rank"] = _int_attr(sampler, "rank")
-    epoch_holders = [h for h in (sampler, _attr(obj, "batch_sampler"), holder) if callable(_attr(h, "set_epoch"))]
+    epoch_holders = [h for h in (sampler, _attr(obj, "batch_sampler"), holder) if _reshuffles_by_epoch(h)]
     facts["has_set_epoch"] = bool(epoch_holders) if (sampler is not None or dataset is not None) else None
     facts["sampler_epoch"] = _epoch_of(*epoch_holders) if epoch_holders else None
     return facts
+
+
+def _reshuffles_by_epoch(holder: object) -> bool:
+    """Has ``set_epoch`` and shuffles with it (a Hugging Face IterableDataset that was never
+    ``.shuffle()``-d has ``set_epoch`` but ``_shuffling is None``: its order is fixed anyway)."""
+    if holder is None or not callable(_attr(holder, "set_epoch")):
+        return False
+    return not (hasattr(holder, "_shuffling") and _attr(holder, "_shuffling") is None)
 
 
 def _set_epoch_state(obj: object) -> int | None:
     """The current ``epoch`` of whatever in ``obj`` has ``set_epoch`` (sampler first), else None."""
     dataset = _attr(obj, "dataset")
     holders = [h for h in (sampler_object(obj), _attr(obj, "batch_sampler"), dataset if dataset is not None else obj)
-               if callable(_attr(h, "set_epoch"))]
+               if _reshuffles_by_epoch(h)]
     return _epoch_of(*holders) if holders else None
 
 
@@ -380,8 +388,9 @@ def feature_summaries(inputs: object, n: int) -> np.ndarray | None:
     """
     array = _input_array(inputs)
     if array is None and isinstance(inputs, (list, tuple)) and len(inputs) == n:
-        with contextlib.suppress(Exception):
-            array = np.asarray([np.asarray(_input_array(x) if _input_array(x) is not None else x) for x in inputs])
+        parts = [_input_array(x) for x in inputs]
+        if all(p is not None for p in parts) and len({p.shape for p in parts}) == 1:  # type: ignore[union-attr]
+            array = np.stack(parts)  # type: ignore[arg-type]
     if array is None or array.dtype.kind not in "biuf" or array.ndim < 1 or array.shape[0] != n or n == 0:
         return None
     rows = array.reshape(n, -1)
@@ -739,6 +748,10 @@ def draw(
     epochs: int = 2,
     keep_inputs: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
+    from_sampler: bool | None = None,
+    labels: Any = None,
+    features: bool = True,
+    rank_views: bool = True,
 ) -> Stream:
     """Draw a bounded sample of batches from ``loader`` and record the label stream.
 
@@ -768,6 +781,19 @@ def draw(
         Keep references to the first epoch's batch inputs (``Stream.inputs``) for the probe.
     progress : callable, optional
         ``progress(batches_drawn, total_or_None)`` after each batch.
+    from_sampler : bool or None
+        Whole-epoch index analysis (:mod:`loadercheck.epoch_index`) for a map-style DataLoader whose
+        dataset exposes its labels (or with ``labels``): True reads the order of whole epochs from
+        the batch sampler and loads no sample; None (default) does so only when the prefix drawn
+        within the default budget (no ``batches``/``max_samples`` given) holds a single class
+        (SPEC §2 prefix caveat) and the order can be read; False never.
+    labels : array-like, optional
+        One label per dataset index, for ``from_sampler`` when the dataset has no label metadata.
+    features : bool
+        Record per-sample input summaries for ``input-drift`` (default True).
+    rank_views : bool
+        For a distributed sampler (``num_replicas``/``rank``), build its rank views at several
+        world sizes for ``rank-coverage`` (indices only; default True).
 
     Returns
     -------
@@ -795,8 +821,22 @@ def draw(
             "iterable dataset, a generator or any iterable of batches (or a zero-argument function "
             "returning one)."
         )
-    recorder = StreamRecorder(label, keep_inputs=keep_inputs)
+    if from_sampler not in (None, True, False):
+        raise ValueError(f"from_sampler must be True, False or None (automatic), got {from_sampler!r}")
+    if labels is not None and from_sampler is False:
+        raise ValueError("labels= gives the labels of a whole-epoch index analysis; it needs from_sampler True or None")
+    if labels is not None:
+        from_sampler = True
+    if from_sampler:
+        from .epoch_index import order_unreadable
+
+        reason = order_unreadable(loader)
+        if reason is not None:
+            raise LoaderError(f"whole-epoch index analysis (from_sampler / labels=) needs a map-style DataLoader: {reason}")
+        return _finish_extras(loader, _sampler_stream(loader, labels, label, batches, epochs), rank_views)
+    recorder = StreamRecorder(label, keep_inputs=keep_inputs, features=features)
     info = describe_loader(loader)
+    epoch_before = _set_epoch_state(loader)
     cap = batches if batches is not None else DEFAULT_BATCHES
     length = _length(loader) if info.reiterable else None
     total = _planned_total(length, cap, batches is not None, max_samples, info, epochs)
@@ -842,8 +882,53 @@ def draw(
             puller.close()
     seconds = time.monotonic() - started
     info = dataclasses.replace(info, reiterable=reiterable)
+    if epoch_before is not None and recorder.epochs > 1:
+        info = dataclasses.replace(info, epoch_changed=_set_epoch_state(loader) != epoch_before)
     reference = dataset_label_values(loader, recorder.spec)
-    return recorder.finish(info, notes=notes, seconds=seconds, dataset_labels=reference)
+    stream = recorder.finish(info, notes=notes, seconds=seconds, dataset_labels=reference)
+    if from_sampler is None and batches is None and max_samples is None and _single_class(stream):
+        from .epoch_index import order_unreadable, with_sampler_order
+
+        if order_unreadable(loader) is None and reference is not None:
+            with contextlib.suppress(LoaderError, LabelError):
+                stream = with_sampler_order(stream, loader, label=recorder.spec)
+                stream = dataclasses.replace(stream, notes=(*stream.notes, (
+                    "the sampled prefix held a single class, so whole epochs were analysed from the sampler's "
+                    "order instead (--from-sampler)")))
+    return _finish_extras(loader, stream, rank_views)
+
+
+def _single_class(stream: Stream) -> bool:
+    return stream.kind is LabelKind.CATEGORICAL and np.unique(stream.labels).size < 2
+
+
+def _sampler_stream(loader: object, labels: Any, label: Any, batches: int | None, epochs: int,
+                    info: LoaderInfo | None = None, notes: tuple[str, ...] = ()) -> Stream:
+    from .epoch_index import sampler_stream
+
+    info = info if info is not None else describe_loader(loader)
+    before = _set_epoch_state(loader)
+    stream = sampler_stream(loader, labels=labels, label=label, epochs=epochs, max_batches=batches,
+                            info=info, notes=notes)
+    if before is not None and len(stream.epochs) > 1:
+        stream = dataclasses.replace(stream, loader=dataclasses.replace(
+            stream.loader, epoch_changed=_set_epoch_state(loader) != before))
+    return stream
+
+
+def _finish_extras(loader: object, stream: Stream, rank_views: bool) -> Stream:
+    """Add what the forensics checks read from the loader object besides the stream itself."""
+    probs = sampler_probabilities(loader)
+    if probs is not None:
+        stream = dataclasses.replace(stream, sampler_probabilities=probs)
+    if rank_views and stream.loader.num_replicas is not None:
+        with contextlib.suppress(Exception):
+            from .distributed import sampler_rank_views
+
+            views = sampler_rank_views(loader, stream)
+            if views is not None:
+                stream = dataclasses.replace(stream, ranks=views)
+    return stream
 
 
 @dataclasses.dataclass
@@ -932,7 +1017,8 @@ def dataset_label_values(loader: object, spec: Any = None) -> np.ndarray | None:
 
     Looks at ``loader.dataset`` (or the loader itself) for a ``targets`` or ``labels`` attribute
     as long as the dataset, or a Hugging Face-style label column (``column_names``; a ``--label``
-    key ``spec`` names the column). Never raises.
+    key ``spec`` names the column); a ``torch.utils.data.Subset`` maps its parent's labels
+    through its ``indices``. Never raises.
     """
     if spec is not None and not isinstance(spec, LabelSpec):
         try:  # a key names the column; a module:function is not imported here
@@ -942,25 +1028,40 @@ def dataset_label_values(loader: object, spec: Any = None) -> np.ndarray | None:
     for holder in (_attr(loader, "dataset"), loader):
         if holder is None:
             continue
-        size = _length(holder)
-        if size is None or size == 0 or size > _MAX_DATASET_LABELS:
+        found = _holder_labels(holder, spec, depth=0)
+        if found is not None:
+            return found
+    return None
+
+
+def _holder_labels(holder: object, spec: Any, depth: int) -> np.ndarray | None:
+    size = _length(holder)
+    if size is None or size == 0 or size > _MAX_DATASET_LABELS:
+        return None
+    candidates: list[Any] = [_attr(holder, "targets"), _attr(holder, "labels")]
+    columns = _attr(holder, "column_names")
+    if isinstance(columns, (list, tuple)):
+        keys = [spec.path[0]] if spec is not None and spec.mode == "path" and len(spec.path) == 1 else []
+        keys += [k for k in ("label", "labels", "target", "targets", "y", "class", "cls")]
+        key = next((k for k in keys if k in columns), None)
+        if key is not None:
+            with contextlib.suppress(Exception):
+                candidates.append(list(holder[key]))  # type: ignore[index]
+    for value in candidates:
+        if value is None or callable(value) or _length(value) != size:
             continue
-        candidates: list[Any] = [_attr(holder, "targets"), _attr(holder, "labels")]
-        columns = _attr(holder, "column_names")
-        if isinstance(columns, (list, tuple)):
-            keys = [spec.path[0]] if spec is not None and spec.mode == "path" and len(spec.path) == 1 else []
-            keys += [k for k in ("label", "labels", "target", "targets", "y", "class", "cls")]
-            key = next((k for k in keys if k in columns), None)
-            if key is not None:
-                with contextlib.suppress(Exception):
-                    candidates.append(list(holder[key]))  # type: ignore[index]
-        for value in candidates:
-            if value is None or callable(value) or _length(value) != size:
-                continue
-            try:
-                array = to_label_array(value, -1)
-            except Exception:
-                continue
-            if array.size == size:
-                return array
+        try:
+            array = to_label_array(value, -1)
+        except Exception:
+            continue
+        if array.size == size:
+            return array
+    parent, indices = _attr(holder, "dataset"), _attr(holder, "indices")
+    if depth < 4 and parent is not None and indices is not None:  # torch Subset
+        base = _holder_labels(parent, spec, depth + 1)
+        if base is not None:
+            with contextlib.suppress(Exception):
+                idx = np.asarray(indices, dtype=np.int64)
+                if idx.size == size and (idx.size == 0 or (idx.min() >= -base.size and idx.max() < base.size)):
+                    return base[idx]
     return None

@@ -475,3 +475,58 @@ def test_cuda_labels_and_cuda_rng_are_handled():
     stream = draw(gen())
     assert stream.classes == (0, 1) and stream.samples == 12
     assert all(torch.equal(a, b) for a, b in zip(torch.cuda.get_rng_state_all(), state))
+
+
+# ---------------------------------------------------------------------- forensic facts (issue 5)
+def test_feature_summaries_are_per_sample_deterministic_and_read_only():
+    from loadercheck.sampling import FEATURE_NAMES, feature_summaries
+
+    x = np.random.default_rng(0).normal(size=(6, 3, 4)).astype(np.float32)
+    original = x.copy()
+    f = feature_summaries(x, 6)
+    assert f.shape == (6, len(FEATURE_NAMES)) and np.array_equal(x, original)
+    assert np.allclose(f[:, 0], x.reshape(6, -1).mean(axis=1), atol=1e-6)
+    assert np.allclose(feature_summaries(torch.from_numpy(x), 6), f)
+    assert np.allclose(feature_summaries(x[2:4], 2), f[2:4])  # the same directions for every batch
+    assert feature_summaries(["a", "b"], 2) is None and feature_summaries(x, 5) is None
+
+
+def test_draw_records_features_and_the_sampler_facts():
+    from loadercheck.sampling import sampler_probabilities
+
+    stream = draw(L.dataloader(LABELS, 32))
+    assert stream.epochs[0].features.shape == (len(LABELS), 6) and stream.epochs[1].features is not None
+    assert StreamRecorder().spec is not None  # features are off unless asked (guard stays cheap)
+    weights = torch.ones(len(LABELS))
+    weights[:10] = 3.0
+    ds = L.ArrayDataset(torch.zeros(len(LABELS), 2), torch.from_numpy(LABELS))
+    loader = DataLoader(ds, batch_size=20, sampler=WeightedRandomSampler(weights, 100, replacement=True))
+    probs = sampler_probabilities(loader)
+    assert probs.sum() == pytest.approx(1.0) and probs[0] == pytest.approx(3 * probs[-1])
+    assert draw(loader).sampler_probabilities is not None
+
+
+def test_draw_notices_whether_the_sampler_epoch_moves():
+    ds = L.ArrayDataset(torch.zeros(64, 2), torch.arange(64) % 4)
+    sampler = DistributedSampler(ds, num_replicas=2, rank=0)
+    assert draw(DataLoader(ds, batch_size=8, sampler=sampler)).loader.epoch_changed is False
+
+    class CallsSetEpoch:
+        def __init__(self):
+            self.loader, self.dataset, self.sampler, self.epoch = DataLoader(ds, batch_size=8, sampler=sampler), ds, sampler, 0
+
+        def __iter__(self):
+            self.sampler.set_epoch(self.epoch)
+            self.epoch += 1
+            return iter(self.loader)
+
+    assert draw(CallsSetEpoch()).loader.epoch_changed is True
+    assert draw(L.from_labels(LABELS, 32)).loader.epoch_changed is None
+
+
+def test_dataset_labels_of_a_subset():
+    from torch.utils.data import Subset
+
+    ds = L.ArrayDataset(torch.zeros(40, 1), torch.arange(40) % 4)
+    loader = DataLoader(Subset(ds, [3, 4, 5, 9]), batch_size=2)
+    assert dataset_label_values(loader).tolist() == [3, 0, 1, 1]
