@@ -74,13 +74,13 @@ def compare_epochs(
     Returns
     -------
     CheckResult
-        id ``cross-epoch-order``. ``statistic`` is the number of positions whose labels match,
-        ``effect`` the excess match rate ``(rate - q) / (1 - q)`` (0 for independent shuffles, 1 for
-        an identical order), where ``q`` is the match rate two independent shuffles of these label
-        counts would give. The p-value is the binomial upper tail of the match count at ``q``:
-        position matches under a random permutation are negatively dependent, so this is
-        conservative. ``fail`` needs ``p <= alpha`` and ``effect >= REPLAY_EFFECT``; a significant
-        smaller effect (a nearly identical order) is ``warn``.
+        id ``cross-epoch-order``. The statistic is the one the CLI's check uses
+        (:func:`loadercheck.stats.identity.epoch_match_test`): the number of positions whose
+        labels match, against its exact permutation null; ``effect`` is the excess match rate (0
+        for independent shuffles, 1 for an identical order). ``fail`` needs ``p <= alpha`` and
+        ``effect >= REPLAY_EFFECT``; a significant smaller effect (a nearly identical order) is
+        ``warn``. Unlike the CLI, the guard sees the real training loop, so a replay it observes
+        is confirmed, not merely suspected.
 
     Examples
     --------
@@ -94,45 +94,34 @@ def compare_epochs(
     <Status.FAIL: 'fail'>
     """
     import numpy as np
-    from scipy.stats import binom
 
     from .checks import CROSS_EPOCH_ORDER
     from .results import CheckResult, Status
+    from .stats import NotEnoughData
+    from .stats.identity import epoch_match_test
 
-    a = np.asarray(first)
-    b = np.asarray(second)
+    a, b = np.asarray(first), np.asarray(second)
     n = int(min(a.size, b.size))
-    if n < 2:
-        return CheckResult(CROSS_EPOCH_ORDER, Status.SKIP, f"only {n} sample(s) recorded in the second epoch")
-    a, b = a[:n], b[:n]
-    _, codes = np.unique(np.concatenate([a, b]), return_inverse=True)
-    ca, cb = codes[:n], codes[n:]
-    k = int(codes.max()) + 1
-    na = np.bincount(ca, minlength=k).astype(float)
-    nb = np.bincount(cb, minlength=k).astype(float)
-    q = float(na @ nb) / (n * n)
-    matches = int(np.count_nonzero(ca == cb))
-    rate = matches / n
-    details = {"samples": n, "matches": matches, "match_rate": rate, "expected_rate": q}
-    if q >= 1.0:
-        return CheckResult(
-            CROSS_EPOCH_ORDER, Status.SKIP,
-            f"all {n:,} compared labels are one class: a replayed order cannot be told from labels",
-            details=details,
-        )
-    pvalue = float(binom.sf(matches - 1, n, q))
-    effect = (rate - q) / (1.0 - q)
+    _, codes = np.unique(np.concatenate([a[:n], b[:n]]), return_inverse=True)
+    if n >= 2 and codes.max() == 0:
+        return CheckResult(CROSS_EPOCH_ORDER, Status.SKIP,
+                           f"all {n:,} compared labels are one class: a replayed order cannot be told from labels")
+    try:
+        r = epoch_match_test(codes[:n], codes[n:], rng=np.random.default_rng(0), mc_below=2 * alpha)
+    except NotEnoughData as exc:
+        return CheckResult(CROSS_EPOCH_ORDER, Status.SKIP, f"cannot compare the epochs: {exc.reason}")
+    rate, q = r.details["match_rate"], r.details["expected_rate"]
     message = (
         f"the first {n:,} samples of epoch 2 repeat epoch 1's label at {rate:.0%} of positions; "
         f"independent shuffles: {q:.0%}"
     )
-    if pvalue > alpha:
+    if r.pvalue > alpha:
         status = Status.PASS
     elif ordered:
         status = Status.PASS
         message = f"(feed declared ordered, not judged) {message}"
     else:
-        status = Status.FAIL if effect >= REPLAY_EFFECT else Status.WARN
+        status = Status.FAIL if (r.effect or 0.0) >= REPLAY_EFFECT else Status.WARN
     hint = None
     if status is not Status.PASS:
         hint = (
@@ -142,9 +131,8 @@ def compare_epochs(
             "sampler.set_epoch(epoch) / dataset.set_epoch(epoch) each epoch, or use shuffle=True)"
         )
     return CheckResult(
-        CROSS_EPOCH_ORDER, status, message, statistic=float(matches), pvalue=pvalue, effect=effect,
-        hint=hint, method="binomial tail of position matches (conservative for permutations)",
-        details=details,
+        CROSS_EPOCH_ORDER, status, message, statistic=r.statistic, pvalue=r.pvalue, effect=r.effect,
+        hint=hint, method=r.method, details=dict(r.details),
     )
 
 
