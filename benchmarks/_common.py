@@ -22,6 +22,14 @@ def make_stream(labels: np.ndarray, batch_size: int, continuous: bool = False) -
                   LoaderInfo("synthetic"))
 
 
+def battery_outcome(labels: np.ndarray, batch_size: int, *, alpha: float = 1e-3, seed: int = 0,
+                    continuous: bool = False) -> tuple[bool, bool]:
+    """Run the whole battery; return (flagged: any check warns or fails, failed: any check fails)."""
+    results = run_checks(make_stream(labels, batch_size, continuous), Options(alpha=alpha, seed=seed))
+    statuses = {r.status for r in results}
+    return bool(statuses & {Status.WARN, Status.FAIL}), Status.FAIL in statuses
+
+
 def battery_fails(labels: np.ndarray, batch_size: int, *, alpha: float = 1e-3, seed: int = 0,
                   continuous: bool = False) -> tuple[bool, tuple[str, ...]]:
     """Run the whole battery; return (any check failed, ids of failing checks)."""
