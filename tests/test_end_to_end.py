@@ -108,6 +108,15 @@ def test_sorted_prefix_holding_one_class_fails_against_the_dataset_labels():
     dataset.targets = dataset.tensors[1]
     report = loadercheck.check(DataLoader(dataset, batch_size=32), batches=20)
     assert report.verdict is Status.FAIL and report["label-runs"].status is Status.FAIL
+    assert "all 640 sampled labels are class 0, though the dataset has 10 classes" in report["label-runs"].message
+
+
+def test_single_class_prefix_under_the_default_budget_reads_the_order_from_the_sampler():
+    dataset = tensor_dataset(np.repeat(np.arange(2), 40_000))  # the first class block outlasts 500 batches
+    dataset.targets = dataset.tensors[1]
+    report = loadercheck.check(DataLoader(dataset, batch_size=32))
+    assert report.verdict is Status.FAIL and report["label-runs"].status is Status.FAIL
+    assert any("sampler" in note for note in report.stream.notes), report.stream.notes
 
 
 def test_sorted_prefix_holding_one_class_warns_without_metadata():
