@@ -35,6 +35,14 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["guard", "Guard", "Watch", "LoaderCheckFailed", "LoaderCheckWarning", "compare_epochs", "act"]
 
 ON_FAIL = ("raise", "warn", "log")
+
+
+def check_on_fail(on_fail: str) -> None:
+    """Raise a LoaderCheckError naming the accepted values unless ``on_fail`` is one of ON_FAIL."""
+    if on_fail not in ON_FAIL:
+        from .errors import LoaderCheckError
+
+        raise LoaderCheckError(f"on_fail must be one of {', '.join(map(repr, ON_FAIL))}, got {on_fail!r}.")
 REPLAY_EFFECT = 0.5
 """``cross-epoch-order`` fails when the excess match rate (0 shuffled, 1 identical) reaches this."""
 
@@ -193,10 +201,7 @@ class Watch:
     def __init__(self, describe: Callable[[], LoaderInfo], options: Options, *, on_fail: str = "raise",
                  target: str = "loader", notes: tuple[str, ...] = (), fingerprints: bool = False,
                  dataset_labels: Callable[[Any], Any] | None = None) -> None:
-        if on_fail not in ON_FAIL:
-            from .errors import LoaderCheckError
-
-            raise LoaderCheckError(f"on_fail must be one of {', '.join(map(repr, ON_FAIL))}, got {on_fail!r}.")
+        check_on_fail(on_fail)
         self.options = options
         self.on_fail = on_fail
         self.target = target

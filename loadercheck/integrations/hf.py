@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover
     raise ImportError("loadercheck.integrations.hf needs transformers: pip install 'loadercheck[hf]'") from exc
 
 from ..options import Options
-from ..watch import ON_FAIL, Watch
+from ..watch import Watch, check_on_fail
 
 __all__ = ["LoaderCheckCallback"]
 
@@ -68,10 +68,7 @@ class LoaderCheckCallback(TrainerCallback):
     """
 
     def __init__(self, *, on_fail: str = "raise", fingerprints: bool = False, **options: Any) -> None:
-        if on_fail not in ON_FAIL:
-            from ..errors import LoaderCheckError
-
-            raise LoaderCheckError(f"on_fail must be one of {', '.join(map(repr, ON_FAIL))}, got {on_fail!r}.")
+        check_on_fail(on_fail)
         self.options = Options(**options)
         self.on_fail = on_fail
         self.fingerprints = fingerprints

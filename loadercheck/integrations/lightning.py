@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - the standalone package
         ) from exc
 
 from ..options import Options
-from ..watch import ON_FAIL, Watch
+from ..watch import Watch, check_on_fail
 
 __all__ = ["LoaderCheck"]
 
@@ -54,10 +54,7 @@ class LoaderCheck(Callback):
 
     def __init__(self, *, on_fail: str = "raise", fingerprints: bool = False, **options: Any) -> None:
         super().__init__()
-        if on_fail not in ON_FAIL:
-            from ..errors import LoaderCheckError
-
-            raise LoaderCheckError(f"on_fail must be one of {', '.join(map(repr, ON_FAIL))}, got {on_fail!r}.")
+        check_on_fail(on_fail)
         self.options = Options(**options)
         self.on_fail = on_fail
         self.fingerprints = fingerprints
