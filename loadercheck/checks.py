@@ -306,6 +306,10 @@ def _hint(check_id: str, ctx: Context) -> str:
     return f"{cause}; fix: {shuffle_fix(ctx.stream)}"
 
 
+DATALOADER_SHUFFLE_FIX = "pass DataLoader(..., shuffle=True) (or a RandomSampler) for training"
+"""The fix for a map-style DataLoader read in stored order (order checks and loader-config share it)."""
+
+
 def shuffle_fix(stream: Stream) -> str:
     """The fix for an ordered feed, named in the user's API (map-style DataLoader or streaming pipeline)."""
     loader = stream.loader
@@ -315,7 +319,7 @@ def shuffle_fix(stream: Stream) -> str:
     )
     if not iterable:
         if "Sequential" in sampler or loader.shuffle is False:
-            return "pass DataLoader(..., shuffle=True) (or a RandomSampler) for training"
+            return DATALOADER_SHUFFLE_FIX
         return "check the sampler/batch_sampler: it yields an ordered index sequence; use shuffle=True"
     codes = stats.decile_codes(stream.labels) if stream.kind is LabelKind.CONTINUOUS else stream.labels
     span = _clustered_span(codes, stream.batch_sizes)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import stats
+from .checks import DATALOADER_SHUFFLE_FIX
 from .options import Options
 from .results import CheckResult, LabelKind, LoaderInfo, Status, Stream, TestResult
 from .stats import identity
@@ -123,7 +124,7 @@ def config_findings(info: LoaderInfo, options: Options) -> list[Finding]:
             "shuffle-disabled", "note" if options.ordered else "warn",
             f"the DataLoader reads its map-style dataset with {sampler} (shuffle=False): the feed is the "
             "dataset's stored order, the same every epoch",
-            "DataLoader(..., shuffle=True) (or a RandomSampler / DistributedSampler(shuffle=True)) for training",
+            DATALOADER_SHUFFLE_FIX,
         ))
     if info.dataset_kind == "iterable" and workers >= 2:
         if info.sharded is False:

@@ -80,3 +80,13 @@ def test_report_lookup_by_id():
     assert report["label-runs"] is FAIL
     with pytest.raises(KeyError, match="no check 'probe'"):
         report["probe"]
+
+
+def test_one_fix_line_when_several_checks_name_the_same_fix():
+    annotated = CheckResult("window-drift", Status.FAIL, "the class mix changes", 5.0, 1e-9, 0.5,
+                            hint="the class mix drifts; fix: pass DataLoader(..., shuffle=True) (mixes over 800)")
+    config = CheckResult("loader-config", Status.WARN, "shuffle=False on a training loader",
+                         hint="shuffling is disabled; fix: pass DataLoader(..., shuffle=True)")
+    text = render_text(_report([annotated, config]), color=False)
+    assert text.count("fix: ") == 1
+    assert "fix: pass DataLoader(..., shuffle=True) (mixes over 800)" in text

@@ -122,7 +122,7 @@ def _verdict(report: Report) -> Text:
         cause, _, fix = c.hint.partition("; fix: ")
         text.append(f"\n  {c.id}: ", style="bold")
         text.append(cause)
-        if fix and fix not in fixes:
+        if fix and not any(fix in given for given in fixes):  # one fix, however many checks name it
             fixes.append(fix)
     for fix in fixes:
         text.append("\nfix: ", style="bold green")
