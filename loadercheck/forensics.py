@@ -385,7 +385,7 @@ def cross_epoch_order(stream: Stream, options: Options) -> CheckResult:
     info = stream.loader
     n = int(r.details["samples"])
     rate, expected = r.details["match_rate"], r.details["expected_rate"]
-    message = (f"at {rate:.0%} of the first {n:,} positions epoch 2 repeats epoch 1's {unit}; "
+    message = (f"the first {n:,} samples of epoch 2 repeat epoch 1's {unit} at {rate:.0%} of positions; "
                f"independent shuffles: {expected:.0%}")
     details = {**r.details, "compared": unit, "alpha": alpha_f}
     base = dict(statistic=r.statistic, pvalue=r.pvalue, effect=r.effect, method=r.method, details=details)
