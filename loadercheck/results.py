@@ -223,6 +223,22 @@ class Report:
     def failed(self) -> tuple[CheckResult, ...]:
         return tuple(c for c in self.checks if c.status is Status.FAIL)
 
+    @property
+    def fixes(self) -> tuple[str, ...]:
+        """The distinct fixes named by failing and warning checks, in check order.
+
+        A hint reads ``"cause; fix: fix"``; a fix another check already gave (or gave with more
+        detail) is listed once.
+        """
+        fixes: list[str] = []
+        for c in self.checks:
+            if not c.hint or c.status not in (Status.FAIL, Status.WARN):
+                continue
+            fix = c.hint.partition("; fix: ")[2]
+            if fix and not any(fix in given for given in fixes):
+                fixes.append(fix)
+        return tuple(fixes)
+
     def __getitem__(self, check_id: str) -> CheckResult:
         for result in self.checks:
             if result.id == check_id:

@@ -90,3 +90,11 @@ def test_one_fix_line_when_several_checks_name_the_same_fix():
     text = render_text(_report([annotated, config]), color=False)
     assert text.count("fix: ") == 1
     assert "fix: pass DataLoader(..., shuffle=True) (mixes over 800)" in text
+
+
+def test_verdict_sentence_names_the_failing_checks_when_the_order_is_fine():
+    dup = CheckResult("duplicates", Status.FAIL, "every input arrives 2 times", 2.0, 1e-9, 1.0,
+                      hint="an IterableDataset read by every worker; fix: shard with get_worker_info()")
+    text = render_text(_report([dup, PASS]), color=False)
+    assert "defect that can hurt training: duplicates" in text and "not a shuffle" not in text
+    assert "not a shuffle" in render_text(_report([FAIL, PASS]), color=False)

@@ -15,13 +15,9 @@ import numpy as np
 
 from ..results import CheckResult, LabelKind, Report, Status, Stream
 from . import plots
+from .wording import verdict_sentence
 
 STATUS_COLOR = {Status.PASS: "#1a7f37", Status.WARN: "#9a6700", Status.FAIL: "#cf222e", Status.SKIP: "#6e7781"}
-VERDICT_TEXT = {
-    Status.PASS: "no sign of a badly ordered feed",
-    Status.WARN: "order looks non-random but the effect is small (or could not be judged)",
-    Status.FAIL: "the feed order is not a shuffle; training on it may fail to converge",
-}
 
 CSS = """
 body{font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;color:#1f2328;
@@ -99,16 +95,8 @@ def _header(report: Report) -> str:
 
 def _verdict(report: Report) -> str:
     color = STATUS_COLOR[report.verdict]
-    text = VERDICT_TEXT.get(report.verdict, "")
-    if report.verdict is Status.PASS:
-        text += f" at alpha {report.config.get('alpha', 1e-3):g}"
-    fixes: list[str] = []
-    for c in report.checks:
-        if c.hint and c.status in (Status.FAIL, Status.WARN):
-            fix = c.hint.partition("; fix: ")[2]
-            if fix and fix not in fixes:
-                fixes.append(fix)
-    fix_html = "".join(f"<div><b>fix:</b> {escape(f)}</div>" for f in fixes)
+    text = verdict_sentence(report)
+    fix_html = "".join(f"<div><b>fix:</b> {escape(f)}</div>" for f in report.fixes)
     return (
         f'<div class="verdict" style="border-color:{color}">'
         f'<span class="badge" style="background:{color}">{escape(str(report.verdict).upper())}</span>'

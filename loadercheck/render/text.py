@@ -10,6 +10,7 @@ from rich.text import Text
 
 from ..results import CheckResult, Report, Status
 from .sparkline import probe_summary
+from .wording import verdict_sentence
 
 STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
 CLASS_COLORS = (
@@ -108,23 +109,13 @@ def _evidence(c: CheckResult) -> str:
 def _verdict(report: Report) -> Text:
     text = Text("\nverdict: ", style="bold")
     text.append(str(report.verdict).upper(), style=STATUS_STYLE[report.verdict])
-    if report.verdict is Status.PASS:
-        text.append(" — no sign of a badly ordered feed at alpha "
-                    f"{report.config.get('alpha', 1e-3):g}.")
-    elif report.verdict is Status.WARN:
-        text.append(" — order looks non-random but the effect is small (or could not be judged).")
-    else:
-        text.append(" — the feed order is not a shuffle; training on it may fail to converge.")
-    fixes: list[str] = []
+    text.append(f" — {verdict_sentence(report)}.")
     for c in report.checks:
         if not c.hint or c.status not in (Status.FAIL, Status.WARN):
             continue
-        cause, _, fix = c.hint.partition("; fix: ")
         text.append(f"\n  {c.id}: ", style="bold")
-        text.append(cause)
-        if fix and not any(fix in given for given in fixes):  # one fix, however many checks name it
-            fixes.append(fix)
-    for fix in fixes:
+        text.append(c.hint.partition("; fix: ")[0])
+    for fix in report.fixes:
         text.append("\nfix: ", style="bold green")
         text.append(fix)
     return text

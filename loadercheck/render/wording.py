@@ -1,0 +1,18 @@
+"""The one-sentence reading of a verdict, shared by the text and HTML renderers."""
+
+from __future__ import annotations
+
+from ..results import Report, Status
+
+ORDER_CHECKS = frozenset({"label-runs", "batch-entropy", "label-autocorrelation", "window-drift", "target-trend"})
+
+
+def verdict_sentence(report: Report) -> str:
+    """What the verdict means for training, without the final full stop."""
+    if report.verdict is Status.PASS:
+        return f"no sign of a badly ordered feed at alpha {report.config.get('alpha', 1e-3):g}"
+    if report.verdict is Status.WARN:
+        return "order looks non-random but the effect is small (or could not be judged)"
+    if any(c.id in ORDER_CHECKS for c in report.failed):
+        return "the feed order is not a shuffle; training on it may fail to converge"
+    return "the feed has a defect that can hurt training: " + ", ".join(c.id for c in report.failed)
