@@ -30,12 +30,29 @@ def battery_outcome(labels: np.ndarray, batch_size: int, *, alpha: float = 1e-3,
     return bool(statuses & {Status.WARN, Status.FAIL}), Status.FAIL in statuses
 
 
+ORDER_CHECKS = ("label-runs", "batch-entropy", "label-autocorrelation", "window-drift", "target-trend")
+
+
 def battery_fails(labels: np.ndarray, batch_size: int, *, alpha: float = 1e-3, seed: int = 0,
-                  continuous: bool = False) -> tuple[bool, tuple[str, ...]]:
-    """Run the whole battery; return (any check failed, ids of failing checks)."""
+                  continuous: bool = False) -> tuple[bool, tuple[str, ...], float]:
+    """Run the whole battery; return (any check failed, ids of failing checks, smallest fast p-value).
+
+    The fast p-value is an order check's tail approximation before the permutation net (the net
+    trusts it below its band's floor, see ``loadercheck.stats.permutation``).
+    """
     results = run_checks(make_stream(labels, batch_size, continuous), Options(alpha=alpha, seed=seed))
     failed = tuple(r.id for r in results if r.status is Status.FAIL)
-    return bool(failed), failed
+    fast = [r.details["fast_pvalue"] for r in results if r.id in ORDER_CHECKS and "fast_pvalue" in r.details]
+    return bool(failed), failed, min(fast, default=1.0)
+
+
+def net_floor(alpha: float = 1e-3, checks: int = 4) -> float:
+    """The fast p-value below which the permutation net trusts the fast tail, for ``checks`` order checks."""
+    from loadercheck.checks import MC_FACTOR
+    from loadercheck.forensics import order_alpha
+    from loadercheck.stats.permutation import NET_BAND
+
+    return NET_BAND * MC_FACTOR * order_alpha(alpha) / checks
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
