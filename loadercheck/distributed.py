@@ -270,7 +270,8 @@ def rank_coverage_result(report: RankReport, options: Any, *, alpha: float, min_
     """``rank-coverage``: fail on overlap or missing data beyond what the sampler explains, and on a
     label mix that differs across ranks (statistical, at ``alpha``, Bonferroni over world sizes)."""
     from . import stats
-    from .stats.permutation import NET_BAND
+    from .forensics import net_perms
+    from .stats.permutation import trusts_fast_tail
 
     rid = "rank-coverage"
     problems, warnings_, facts = [], [], []
@@ -302,9 +303,9 @@ def rank_coverage_result(report: RankReport, options: Any, *, alpha: float, min_
             if keep.sum() >= 2:
                 try:
                     r = stats.batch_homogeneity_test(codes, sizes[keep], rng=rng, mc_below=0.0)
-                    net = 2.0 * alpha / m
-                    if NET_BAND * net < r.pvalue <= net:  # near the threshold: the permutation net decides
-                        r = stats.batch_homogeneity_test(codes, sizes[keep], rng=rng, mc_below=net)
+                    net, perms = 2.0 * alpha / m, net_perms(alpha / m)
+                    if r.pvalue <= net and not trusts_fast_tail(r.pvalue, net, codes.size, perms):  # the net decides
+                        r = stats.batch_homogeneity_test(codes, sizes[keep], rng=rng, mc_below=net, mc_max_perms=perms)
                 except stats.NotEnoughData:
                     continue
                 p = min(1.0, m * r.pvalue)

@@ -29,7 +29,7 @@ from scipy import stats
 from ..results import TestResult
 from ._validate import NotEnoughData
 from .moments import GraphSums, label_sums, pair_moments
-from .permutation import NET_BAND, safety_net
+from .permutation import safety_net, trusts_fast_tail
 from .tails import TINY, cantelli, rare_side_sf
 
 EXCEEDANCES = 20
@@ -297,7 +297,7 @@ def epoch_match_test(
     else:
         fast = float(rare_side_sf(observed, mean, var, float(n), lattice=True))
         method = "matched count tail on exact permutation moments"
-    if present.size > 2 and mc_below > 0 and NET_BAND * mc_below < fast <= mc_below:
+    if present.size > 2 and 0 < fast <= mc_below and not trusts_fast_tail(fast, mc_below, min(n, mc_max_labels), mc_max_perms):
         if rng is None:
             raise ValueError("the permutation net needs rng when mc_below > 0")
         cant = cantelli(observed, mean, var)
@@ -431,9 +431,10 @@ def feature_drift_test(
     permutation laws are bounded and lighter-tailed; ties are not corrected, which only lowers
     the statistics); the test's p-value is the Bonferroni minimum over features x statistics.
     The smallest attainable p-value shrinks with the number of batches: a complete separation of
-    two halves reaches about 1e-7 at 40 batches and 1e-60 at 500. Near the threshold (Bonferroni
-    p in ``(NET_BAND * mc_below, mc_below]``) a Monte Carlo p-value of the same min-p statistic over
-    random batch orders (Westfall-Young; Besag-Clifford stopping) replaces it.
+    two halves reaches about 1e-7 at 40 batches and 1e-60 at 500. At or below ``mc_below``
+    (unless :func:`~loadercheck.stats.permutation.trusts_fast_tail` lets it stand) a Monte Carlo
+    p-value of the same min-p statistic over random batch orders (Westfall-Young; Besag-Clifford
+    stopping) replaces it.
 
     Returns
     -------
@@ -468,7 +469,7 @@ def feature_drift_test(
     p = min(1.0, m_tests * p_min)
     method = f"rank trend + window Kruskal-Wallis on batch means, chi-square tails, Bonferroni x{m_tests}"
     details: dict[str, float] = {}
-    if mc_below > 0 and NET_BAND * mc_below < p <= mc_below:
+    if 0 < p <= mc_below and not trusts_fast_tail(p, mc_below, nb, mc_max_perms):
         if rng is None:
             raise ValueError("the permutation net needs rng when mc_below > 0")
         observed = float(logp[best])

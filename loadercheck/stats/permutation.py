@@ -5,11 +5,14 @@ function mapping an (R, n) matrix of permuted labels to R statistics (larger = m
 None when the prefix cannot carry the statistic. :func:`safety_net` then
 
 1. keeps the fast tail p-value when it is above ``mc_below`` (no permutations);
-2. keeps it too when it is far beyond the threshold, below ``NET_BAND * mc_below``: the net guards
-   the band *near* the threshold, where a tail approximation off by the factor 2-4 that STATS.md
-   measures at 1e-3 could flip a decision; a hundred times below ``mc_below`` (fifty times below
-   the Holm threshold) no such error can, and the permutations (about 16,000 to certify p ~ 1e-4)
-   would cost seconds per check to confirm a decision already taken;
+2. keeps it too when it is far beyond the threshold (below ``NET_BAND * mc_below``) *and* the
+   permutations would be costly (a prefix longer than ``CHEAP_NET_LABELS``): the net guards the
+   band near the threshold, where a tail approximation off by the factor 2-4 that STATS.md
+   measures at 1e-3 could flip a decision; a hundred times below ``mc_below`` only a gross tail
+   failure could, and those concentrate at small counts (a few rare-class samples: a clean
+   95/5 stream of 1,024 labels has given a fast p of 3e-10), exactly where permutations are
+   cheap. On long prefixes the ~16,000 permutations needed to certify p ~ 1e-4 would cost
+   seconds per check to confirm a decision already taken;
 3. otherwise returns ``min(1, 2 min(Cantelli, p_mc))``, where p_mc is a Besag-Clifford sequential
    Monte Carlo p-value on the first ``mc_max_labels`` labels (whole batches; a test on a prefix
    is still exact): stop at 20 exceedances with p = 20 / l, else p = (1 + G) / (1 + B)
@@ -17,10 +20,11 @@ None when the prefix cannot carry the statistic. :func:`safety_net` then
    alone is already below anything B permutations could show, the MC is skipped and 2 x Cantelli
    returned (never smaller than the combined p-value would be).
 
-Within the band the returned p-value is super-uniform whatever the fast tail does; below it the
-fast tail is trusted, so the family-wise rate is at most alpha plus the chance that a fast tail
-lands below the floor on a clean stream (``benchmarks/calibration.py`` reports the smallest fast
-p-value seen on clean streams next to the floor, 4.5e-6 at the default alpha).
+Within the band, and on short prefixes at any fast p-value, the returned p-value is
+super-uniform whatever the fast tail does; below the band on long prefixes the fast tail is
+trusted, so the family-wise rate is at most alpha plus the chance that a fast tail lands there
+by error on a clean stream (``benchmarks/calibration.py`` reports the smallest fast p-value seen
+on clean streams and how many fell below the band, 4.5e-6 at the default alpha).
 """
 
 from __future__ import annotations
@@ -34,11 +38,21 @@ from .counts import segment_ids, whole_batch_prefix
 
 ELEMENTS_PER_CHUNK = 8_000_000
 NET_BAND = 1e-2
-"""The net runs for fast p-values in (NET_BAND * mc_below, mc_below]; below that band the fast tail stands."""
+"""On long prefixes the net runs for fast p-values in (NET_BAND * mc_below, mc_below]; below, the fast tail stands."""
+CHEAP_NET_COST = 2**25
+"""Up to this many label-permutations (2,048 labels x 16,384 permutations) the net costs about a second at
+most: it then runs at any fast p <= mc_below, however small."""
 EXCEEDANCES = 20
 
 RowStatistic = Callable[[np.ndarray], np.ndarray]
 StatisticFactory = Callable[[np.ndarray, np.ndarray], "RowStatistic | None"]
+
+
+def trusts_fast_tail(fast_p: float, mc_below: float, labels_used: int, perms: int) -> bool:
+    """True when the net leaves a fast p-value at or below ``mc_below`` standing: far beyond the
+    threshold (below ``NET_BAND * mc_below``) where ``perms`` permutations of ``labels_used``
+    labels would be costly."""
+    return fast_p <= NET_BAND * mc_below and labels_used * perms > CHEAP_NET_COST
 
 
 @dataclass(frozen=True)
@@ -121,7 +135,7 @@ def safety_net(
     if cantelli_p <= 1.0 / (1.0 + mc_max_perms):
         p = min(1.0, 2.0 * cantelli_p)
         return NetOutcome(p, "Cantelli bound (x2, permutation net not needed)", {"mc_perms": 0.0})
-    if fast_p <= NET_BAND * mc_below and not force:
+    if trusts_fast_tail(fast_p, mc_below, min(labels.size, mc_max_labels), mc_max_perms) and not force:
         return NetOutcome(float(fast_p), f"{fast_method} (far beyond the threshold: net not needed)", {"mc_perms": 0.0})
     mc = monte_carlo_pvalue(
         factory,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from loadercheck.stats.permutation import NET_BAND, monte_carlo_pvalue, safety_net
+from loadercheck.stats.permutation import CHEAP_NET_COST, NET_BAND, monte_carlo_pvalue, safety_net
 
 
 def _adjacent_matches(x: np.ndarray, sizes: np.ndarray):
@@ -12,6 +12,7 @@ def _adjacent_matches(x: np.ndarray, sizes: np.ndarray):
 
 
 def _net(fast_p, labels, *, cantelli_p=0.5, seed=0, mc_below=1e-3, perms=999):
+    """The net on batches of one, permuting at most 4,096 labels."""
     sizes = np.ones(labels.size, dtype=np.int64)
     return safety_net(fast_p, "fast", cantelli_p, _adjacent_matches, labels, sizes,
                       rng=np.random.default_rng(seed), mc_below=mc_below, mc_max_perms=perms, mc_max_labels=4096)
@@ -26,10 +27,10 @@ def test_above_the_threshold_the_fast_p_value_stands_without_permutations():
     assert out.pvalue == 0.2 and out.method == "fast" and out.details == {}
 
 
-def test_far_below_the_threshold_the_fast_p_value_stands():
-    fast = 0.5 * NET_BAND * 1e-3
-    out = _net(fast, SORTED)
-    assert out.pvalue == fast and "net not needed" in out.method
+def test_on_short_prefixes_even_a_tiny_fast_p_value_is_checked_by_permutations():
+    # a gross tail failure (a clean stream with fast p = 1e-10) is caught where permutations are cheap
+    out = _net(1e-10, CLEAN)
+    assert out.details["mc_perms"] > 0 and out.pvalue > 1e-2
 
 
 def test_in_the_band_the_permutations_decide():
@@ -61,3 +62,11 @@ def test_monte_carlo_p_value_is_valid_on_clean_streams():
         # binomial slack: 400 draws, 3 standard deviations
         assert np.mean(pvalues <= q) <= q + 3 * np.sqrt(q * (1 - q) / 400), q
     assert pvalues.min() >= 1 / 200
+
+
+def test_on_long_prefixes_far_below_the_threshold_the_fast_p_value_stands():
+    long_sorted = np.sort(np.random.default_rng(2).integers(0, 4, 4096))
+    assert 4096 * 16_000 > CHEAP_NET_COST
+    fast = 0.5 * NET_BAND * 1e-3
+    out = _net(fast, long_sorted, perms=16_000)
+    assert out.pvalue == fast and "net not needed" in out.method
