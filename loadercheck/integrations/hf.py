@@ -27,8 +27,8 @@ try:
 except ImportError as exc:  # pragma: no cover
     raise ImportError("loadercheck.integrations.hf needs transformers: pip install 'loadercheck[hf]'") from exc
 
-from ..options import Options
-from ..watch import Watch, check_on_fail
+from ..watch import Watch
+from ._callback import WatchingCallback
 
 __all__ = ["LoaderCheckCallback"]
 
@@ -45,7 +45,7 @@ def length_grouped(args: Any) -> bool:
     )
 
 
-class LoaderCheckCallback(TrainerCallback):
+class LoaderCheckCallback(WatchingCallback, TrainerCallback):
     """Check the train dataloader the Trainer built, from the batches training consumes.
 
     Parameters
@@ -67,21 +67,8 @@ class LoaderCheckCallback(TrainerCallback):
     cross_epoch : CheckResult or None
     """
 
-    def __init__(self, *, on_fail: str = "raise", fingerprints: bool = False, **options: Any) -> None:
-        check_on_fail(on_fail)
-        self.options = Options(**options)
-        self.on_fail = on_fail
-        self.fingerprints = fingerprints
-        self.watch: Watch | None = None
-        self._handle: Any = None
-
-    @property
-    def report(self):
-        return None if self.watch is None else self.watch.report
-
-    @property
-    def cross_epoch(self):
-        return None if self.watch is None else self.watch.cross_epoch
+    _handle: Any = None
+    """The forward pre-hook while recording."""
 
     # hooks: gather inputs only; Watch decides ----------------------------------
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None,

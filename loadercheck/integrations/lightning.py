@@ -23,13 +23,13 @@ except ImportError:  # pragma: no cover - the standalone package
             "loadercheck.integrations.lightning needs Lightning: pip install 'loadercheck[lightning]'"
         ) from exc
 
-from ..options import Options
-from ..watch import Watch, check_on_fail
+from ..watch import Watch
+from ._callback import WatchingCallback
 
 __all__ = ["LoaderCheck"]
 
 
-class LoaderCheck(Callback):
+class LoaderCheck(WatchingCallback, Callback):
     """Check the train loader Lightning uses, from the batches training consumes.
 
     Parameters
@@ -51,22 +51,6 @@ class LoaderCheck(Callback):
         The report once checked (with ``cross-epoch-order`` after epoch 2's first window).
     cross_epoch : CheckResult or None
     """
-
-    def __init__(self, *, on_fail: str = "raise", fingerprints: bool = False, **options: Any) -> None:
-        super().__init__()
-        check_on_fail(on_fail)
-        self.options = Options(**options)
-        self.on_fail = on_fail
-        self.fingerprints = fingerprints
-        self.watch: Watch | None = None
-
-    @property
-    def report(self):
-        return None if self.watch is None else self.watch.report
-
-    @property
-    def cross_epoch(self):
-        return None if self.watch is None else self.watch.cross_epoch
 
     # hooks: gather inputs only; Watch decides ----------------------------------
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
