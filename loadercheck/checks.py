@@ -254,8 +254,7 @@ def _single_class(stream: Stream, codes: np.ndarray, options: Options) -> list[C
     msg = f"all {n:,} sampled labels are class {name!r}"
     reference = stream.dataset_labels
     if reference is not None and np.unique(reference).size > 1:
-        counts = np.bincount(np.asarray(reference, dtype=np.int64))
-        counts = counts[counts > 0]
+        counts = np.unique(reference, return_counts=True)[1]
         p = stats.single_class_prefix_pvalue(n, counts)
         k = counts.size
         status = Status.PASS if p > options.alpha or options.ordered else Status.FAIL
@@ -280,7 +279,8 @@ def _class_balance(stream: Stream) -> CheckResult:
     order = np.argsort(-shares)[:3]
     top = ", ".join(f"{stream.classes[i]!r} ({_pct(shares[i])})" for i in order if shares[i] > 0)
     observed = int((shares > 0).sum())
-    message = f"{observed} classes seen; largest: {top}; imbalance ratio {info['imbalance_ratio']:.1f}"
+    seen = "1 class seen" if observed == 1 else f"{observed} classes seen"
+    message = f"{seen}; largest: {top}; imbalance ratio {info['imbalance_ratio']:.1f}"
     return CheckResult(
         CLASS_BALANCE,
         Status.PASS,

@@ -1016,13 +1016,14 @@ def dataset_label_values(loader: object, spec: Any = None) -> np.ndarray | None:
     """The labels of the whole dataset from its metadata, without loading a sample; else None.
 
     Looks at ``loader.dataset`` (or the loader itself) for a ``targets`` or ``labels`` attribute
-    as long as the dataset, or a Hugging Face-style label column (``column_names``; a ``--label``
-    key ``spec`` names the column); a ``torch.utils.data.Subset`` maps its parent's labels
-    through its ``indices``. Never raises.
+    as long as the dataset, a ``TensorDataset``'s label tensor (position 1 of two tensors, else
+    the last, or the ``--label`` index), or a Hugging Face-style label column (``column_names``;
+    a ``--label`` key ``spec`` names the column); a ``torch.utils.data.Subset`` maps its parent's
+    labels through its ``indices``. Never raises.
     """
     if spec is not None and not isinstance(spec, LabelSpec):
         try:  # a key names the column; a module:function is not imported here
-            spec = LabelSpec.parse(spec) if isinstance(spec, str) and ":" not in spec else None
+            spec = LabelSpec.parse(spec) if isinstance(spec, (str, int)) and ":" not in str(spec) else None
         except Exception:
             spec = None
     for holder in (_attr(loader, "dataset"), loader):
@@ -1039,6 +1040,11 @@ def _holder_labels(holder: object, spec: Any, depth: int) -> np.ndarray | None:
     if size is None or size == 0 or size > _MAX_DATASET_LABELS:
         return None
     candidates: list[Any] = [_attr(holder, "targets"), _attr(holder, "labels")]
+    tensors = _attr(holder, "tensors")
+    if isinstance(tensors, tuple) and len(tensors) >= 2:  # torch TensorDataset: the label tensor's position
+        position = spec.index if spec is not None and spec.mode == "index" else (1 if len(tensors) == 2 else -1)
+        with contextlib.suppress(IndexError, TypeError):
+            candidates.append(tensors[position])
     columns = _attr(holder, "column_names")
     if isinstance(columns, (list, tuple)):
         keys = [spec.path[0]] if spec is not None and spec.mode == "path" and len(spec.path) == 1 else []

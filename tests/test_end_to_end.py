@@ -119,10 +119,34 @@ def test_single_class_prefix_under_the_default_budget_reads_the_order_from_the_s
     assert any("sampler" in note for note in report.stream.notes), report.stream.notes
 
 
+class NoMetadata(torch.utils.data.Dataset):
+    """A map-style dataset that exposes its labels only by loading samples."""
+
+    def __init__(self, labels):
+        self.data = tensor_dataset(labels)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, i):
+        return self.data[i]
+
+
 def test_sorted_prefix_holding_one_class_warns_without_metadata():
-    report = loadercheck.check(DataLoader(tensor_dataset(np.repeat(np.arange(10), 2000)), batch_size=32), batches=20)
+    report = loadercheck.check(DataLoader(NoMetadata(np.repeat(np.arange(10), 2000)), batch_size=32), batches=20)
     assert report.verdict is Status.WARN
     assert "cannot be tested" in report["label-runs"].message
+
+
+def test_a_sorted_tensor_dataset_fails_within_two_batches_of_32():
+    """SPEC §6: a TensorDataset's label tensor is the unconditional reference (no `targets` needed)."""
+    report = loadercheck.check(DataLoader(tensor_dataset(SORTED), batch_size=32), batches=2)
+    assert report.verdict is Status.FAIL and report["label-runs"].status is Status.FAIL
+    assert "all 64 sampled labels are class 0, though the dataset has 10 classes" in report["label-runs"].message
+    # labels first: --label 0 names the label tensor
+    flipped = TensorDataset(torch.as_tensor(SORTED), torch.randn(SORTED.size, 4))
+    report = loadercheck.check(DataLoader(flipped, batch_size=32), batches=2, label=0)
+    assert report["label-runs"].status is Status.FAIL
 
 
 def test_check_leaves_the_loader_output_untouched():

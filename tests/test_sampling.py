@@ -530,3 +530,16 @@ def test_dataset_labels_of_a_subset():
     ds = L.ArrayDataset(torch.zeros(40, 1), torch.arange(40) % 4)
     loader = DataLoader(Subset(ds, [3, 4, 5, 9]), batch_size=2)
     assert dataset_label_values(loader).tolist() == [3, 0, 1, 1]
+
+
+def test_tensor_dataset_label_tensor_is_the_dataset_labels():
+    from torch.utils.data import TensorDataset
+
+    x, y, w = torch.randn(4, 2), torch.tensor([3, 1, 2, 0]), torch.tensor([9, 9, 8, 8])
+    holder = type("Loader", (), {})
+    two, three = holder(), holder()
+    two.dataset, three.dataset = TensorDataset(x, y), TensorDataset(x, y, w)
+    assert dataset_label_values(two).tolist() == [3, 1, 2, 0]  # position 1 of two tensors
+    assert dataset_label_values(three).tolist() == [9, 9, 8, 8]  # the last of three
+    assert dataset_label_values(three, 1).tolist() == [3, 1, 2, 0]  # --label 1
+    assert dataset_label_values(three, "1").tolist() == [3, 1, 2, 0]
