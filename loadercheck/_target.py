@@ -69,10 +69,14 @@ def load_target(spec: str) -> object:
     return loader
 
 
-def resolve(spec: str) -> tuple[object, str]:
+LOADER_ROLE = "the loader or a zero-argument function returning it"
+
+
+def resolve(spec: str, role: str = LOADER_ROLE) -> tuple[object, str]:
     """Import ``spec`` and return ``(attribute, readable name)`` without calling anything.
 
-    Shared by :func:`load_target` and ``--label module:function``.
+    Shared by :func:`load_target` and ``--label module:function``; ``role`` says in messages
+    what the part after ':' must name.
     """
     if not isinstance(spec, str) or ":" not in spec:
         raise TargetError(
@@ -96,7 +100,7 @@ def resolve(spec: str) -> tuple[object, str]:
             obj = getattr(obj, name)
         except AttributeError:
             owner = f"{module_part}:{'.'.join(walked)}" if walked else module_part
-            raise TargetError(_missing_attribute(owner, obj, name, spec)) from None
+            raise TargetError(_missing_attribute(owner, obj, name, spec, role)) from None
         walked.append(name)
     return obj, f"'{spec}'"
 
@@ -168,7 +172,7 @@ def _import_file(path_text: str, spec: str) -> ModuleType:
     return module
 
 
-def _missing_attribute(owner: str, obj: object, name: str, spec: str) -> str:
+def _missing_attribute(owner: str, obj: object, name: str, spec: str, role: str) -> str:
     public = sorted(a for a in dir(obj) if not a.startswith("_"))
     if isinstance(obj, ModuleType):
         # Prefer what the module defines over what it imported.
@@ -178,8 +182,8 @@ def _missing_attribute(owner: str, obj: object, name: str, spec: str) -> str:
     shown = ", ".join(public[:12]) + (", ..." if len(public) > 12 else "") if public else "nothing public"
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return (
-        f"'{owner}' has no attribute '{name}' (target '{spec}').{hint} It defines: {shown}. "
-        "The part after ':' must name the loader or a zero-argument function returning it."
+        f"'{owner}' has no attribute '{name}' ('{spec}').{hint} It defines: {shown}. "
+        f"The part after ':' must name {role}."
     )
 
 

@@ -88,10 +88,13 @@ def _pct(x: float) -> str:
 
 def _describe_runs(r: TestResult, ctx: Context) -> str:
     d = r.details
-    return (
+    text = (
         f"neighbouring samples share a {ctx.unit} {_pct(d['match_rate'])} of the time; "
         f"a shuffled feed: {_pct(d['expected_rate'])}"
     )
+    if not ctx.significant and (r.effect or 0.0) < -0.05:
+        text += f" (fewer: {ctx.unit}s alternate, which does not cluster them; the test is one-sided)"
+    return text
 
 
 def _describe_batches(r: TestResult, ctx: Context) -> str:
@@ -291,18 +294,25 @@ def _class_balance(stream: Stream) -> CheckResult:
     )
 
 
+CAUSES = {
+    TARGET_TREND: "the data is ordered by its target (sorted by value, time or size)",
+    WINDOW_DRIFT: "the class mix drifts: datasets concatenated, class-sorted shards behind a small buffer, or a changing prior",
+    BATCH_ENTROPY: "batches are built from one or few classes (class-sorted data, or a per-class batch sampler)",
+    LABEL_AUTOCORRELATION: "labels repeat with a pattern (round-robin over classes, or sorted blocks)",
+    LABEL_RUNS: "samples arrive in blocks of equal labels (class-sorted data)",
+}
+BINNED_CAUSES = {
+    WINDOW_DRIFT: "the target's distribution drifts along the stream (sources concatenated, or data ordered by time)",
+    BATCH_ENTROPY: "batches hold samples of similar targets (data sorted by target, or batches built per target range)",
+    LABEL_AUTOCORRELATION: "targets repeat with a pattern along the stream",
+    LABEL_RUNS: "samples arrive in blocks of similar targets (data sorted by target)",
+}
+"""Causes in a regression feed's terms (the categorical checks run on decile bins of the target)."""
+
+
 def _hint(check_id: str, ctx: Context) -> str:
     """Cause and fix, in the user's own API where the loader is recognised."""
-    if check_id == TARGET_TREND:
-        cause = "the data is ordered by its target (sorted by value, time or size)"
-    elif check_id == WINDOW_DRIFT:
-        cause = "the class mix drifts: datasets concatenated, class-sorted shards behind a small buffer, or a changing prior"
-    elif check_id == BATCH_ENTROPY:
-        cause = "batches are built from one or few classes (class-sorted data, or a per-class batch sampler)"
-    elif check_id == LABEL_AUTOCORRELATION:
-        cause = "labels repeat with a pattern (round-robin over classes, or sorted blocks)"
-    else:
-        cause = "samples arrive in blocks of equal labels (class-sorted data)"
+    cause = (BINNED_CAUSES if ctx.binned else CAUSES).get(check_id, CAUSES[LABEL_RUNS])
     return f"{cause}; fix: {shuffle_fix(ctx.stream)}"
 
 
@@ -318,16 +328,23 @@ def shuffle_fix(stream: Stream) -> str:
         loader.type_name != "DataLoader" or "Infinite" in sampler or "Iterable" in (loader.dataset or "")
     )
     if not iterable:
+        if loader.custom_batch_sampler:
+            return (f"the batch_sampler ({sampler}) decides which samples share a batch and the batch order: "
+                    "draw every batch's indices at random across classes (e.g. BatchSampler(RandomSampler(dataset), "
+                    "batch_size, drop_last=False)), or shuffle its batches and their composition every epoch")
         if "Sequential" in sampler or loader.shuffle is False:
             return DATALOADER_SHUFFLE_FIX
-        return "check the sampler/batch_sampler: it yields an ordered index sequence; use shuffle=True"
-    codes = stats.decile_codes(stream.labels) if stream.kind is LabelKind.CONTINUOUS else stream.labels
+        return f"the sampler ({sampler}) yields an ordered index sequence: use shuffle=True or a RandomSampler"
+    continuous = stream.kind is LabelKind.CONTINUOUS
+    codes = stats.decile_codes(stream.labels) if continuous else stream.labels
     span = _clustered_span(codes, stream.batch_sizes)
-    buffer = _suggest_buffer(span, codes)
-    return (
-        f"shuffle shards and samples: shuffle the shard/file order every epoch and use a shuffle buffer "
-        f"of at least {buffer:,} samples (labels here stay clustered over ~{span:,} samples)"
-    )
+    if span < 2:
+        return ("draw samples in random order: the labels do not cluster but follow a pattern (e.g. round-robin "
+                "over classes or sources); shuffle the shard/file order every epoch and the samples behind a buffer")
+    fix = "shuffle shards and samples: shuffle the shard/file order every epoch and use a larger shuffle buffer"
+    if continuous:  # categorical feeds get the size from the mixing window (forensics.mixing_note)
+        fix += f" (at least {_suggest_buffer(span, codes):,} samples: targets stay clustered over ~{span:,})"
+    return fix
 
 
 def _clustered_span(codes: np.ndarray, batch_sizes: np.ndarray) -> int:

@@ -77,6 +77,10 @@ def run(
             page = render_html(report, stream)
     except LoaderCheckError as exc:
         typer.echo(f"loadercheck: error: {exc}", err=True)
+        if format is Format.json:  # scripts still get one JSON document where the report would go
+            from .render.json import render_error
+
+            _emit(render_error(target, str(exc)), output)
         raise typer.Exit(EXIT_ERROR)
     if html is not None:
         html.write_text(page, encoding="utf-8")
@@ -91,13 +95,19 @@ def run(
 
         color = output is None and sys.stdout.isatty()
         text = render_text(report, color=color, width=_width(color))
+    _emit(text, output)
+    if output is not None:
+        typer.echo(f"loadercheck: {report.verdict.upper()} — report written to {output}", err=True)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_FAIL)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    """Write the report (or the error document) to ``output``, or to stdout."""
     if output is not None:
         output.write_text(text, encoding="utf-8")
-        typer.echo(f"loadercheck: {report.verdict.upper()} — report written to {output}", err=True)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    raise typer.Exit(EXIT_OK if report.ok else EXIT_FAIL)
 
 
 def _label(label: str | None) -> str | int | None:

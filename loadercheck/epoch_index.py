@@ -170,7 +170,8 @@ def sampler_labels(loader: object, labels: Any = None, label: Any = None) -> tup
     found = dataset_label_values(loader, label)
     if found is None:
         return None, ("the dataset exposes no labels without loading samples (no `targets`/`labels` "
-                      "attribute or label column); pass labels=<one label per index>")
+                      "attribute, TensorDataset label tensor or label column); give the dataset a `targets` "
+                      "attribute (one label per index), or in Python pass check(loader, labels=...)")
     dataset = _attr(loader, "dataset")
     where = "dataset metadata"
     for name in ("targets", "labels"):

@@ -502,6 +502,8 @@ def mixing_note(stream: Stream) -> tuple[str, dict[str, Any]] | None:
         w = identity.mixing_window(stream.labels)
     except stats.NotEnoughData:
         return None
+    if w.samples < 2 and not w.lower_bound:
+        return None  # neighbours already differ: a pattern, not clusters a buffer would mix
     total = stream.loader.dataset_length
     around = f"at least {w.samples:,}" if w.lower_bound else f"about {w.samples:,}"
     text = f"this feed mixes labels over {around} samples"

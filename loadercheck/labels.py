@@ -133,7 +133,7 @@ class LabelSpec:
             from ._target import resolve
 
             try:
-                function, _ = resolve(text)
+                function, _ = resolve(text, role="a function taking a batch and returning its labels")
             except TargetError as exc:
                 raise LabelError(f"--label {text!r}: {exc}") from exc
             if not callable(function):

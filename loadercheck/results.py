@@ -101,6 +101,8 @@ class LoaderInfo:
     """Whether that ``epoch`` changed between the passes loadercheck drew (None: unknown or one pass)."""
     shuffle_buffer: int | None = None
     """The shuffle buffer size a known streaming pipeline exposes, when found."""
+    custom_batch_sampler: bool = False
+    """True when a custom ``batch_sampler`` (not torch's ``BatchSampler``) decides the batches; ``sampler`` names it."""
 
     def describe(self) -> str:
         """One line such as ``DataLoader(batch_size=32, sampler=SequentialSampler, ...)``."""
@@ -112,7 +114,7 @@ class LoaderInfo:
         if self.dataset is not None:
             length = f"[{self.dataset_length:,}]" if self.dataset_length is not None else ""
             parts.append(f"dataset={self.dataset}{length}")
-        return f"{self.type_name}({', '.join(parts)})"
+        return f"{self.type_name}({', '.join(parts)})" if parts else self.type_name
 
 
 @dataclass(frozen=True, eq=False)

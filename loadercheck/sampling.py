@@ -65,6 +65,8 @@ def describe_loader(obj: object) -> LoaderInfo:
             dataset_length=_length(dataset) if dataset is not None else None,
             drop_last=drop_last if isinstance(drop_last, bool) else None,
             reiterable=_is_reiterable(obj),
+            custom_batch_sampler=_attr(obj, "batch_sampler") is not None
+            and type(_attr(obj, "batch_sampler")).__name__ != "BatchSampler",
         )
     except Exception:  # a description must never stop a check
         return LoaderInfo(type_name=type_name)
@@ -981,7 +983,13 @@ def _draw_epoch(
 
 
 def _short(exc: BaseException, limit: int = 1000) -> str:
+    """The exception's message in one paragraph: a DataLoader worker's embedded traceback
+    ("Caught X in DataLoader worker process N. Original Traceback ...") is cut to its last line."""
     text = str(exc).strip() or repr(exc)
+    head, marker, tail = text.partition("Original Traceback (most recent call last):")
+    if marker:
+        last = [line.strip() for line in tail.splitlines() if line.strip()]
+        text = head.strip().rstrip(".") + (f": {last[-1]}" if last else "")
     return text if len(text) <= limit else text[:limit] + " ..."
 
 

@@ -159,6 +159,18 @@ def test_loader_errors_exit_2_with_a_clear_message(tmp_path, factory, match):
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
+def test_json_on_an_error_is_one_document_carrying_the_error(tmp_path):
+    module = write_module(tmp_path, ERRORS)
+    result = invoke(f"{module}:nan_labels", "--format", "json")
+    assert result.exit_code == 2
+    doc = json.loads(result.stdout)
+    assert doc["verdict"] is None and doc["target"] == f"{module}:nan_labels"
+    assert "NaN" in doc["error"] and doc["error"] in result.stderr
+    out = tmp_path / "report.json"
+    assert invoke(f"{module}:nan_labels", "--format", "json", "-o", str(out)).exit_code == 2
+    assert json.loads(out.read_text())["error"] == doc["error"]
+
+
 def test_hanging_loader_reports_on_what_was_drawn(tmp_path):
     module = write_module(tmp_path, ERRORS)
     result = invoke(f"{module}:hangs", "--timeout", "1")

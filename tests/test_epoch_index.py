@@ -84,7 +84,7 @@ def test_whole_epoch_stream_matches_the_batches_the_loader_yields():
 
 def test_label_sources_user_array_column_and_subset():
     user = DataLoader(LabelsOnly(targets=False), batch_size=16)
-    with pytest.raises(LoaderError, match="pass labels="):
+    with pytest.raises(LoaderError, match=r"give the dataset a `targets` attribute.*check\(loader, labels=\.\.\.\)"):
         sampler_stream(user)
     labels = np.sort(np.arange(4000) % 4)
     stream = sampler_stream(user, labels=labels)

@@ -239,3 +239,11 @@ def test_conversion_failures_keep_their_cause():
 def test_nan_and_inf_name_the_batch(bad):
     with pytest.raises(LabelError, match=r"labels in batch 12 contain (nan|inf)"):
         to_label_array(torch.tensor([0.5, bad]), 12)
+
+
+def test_label_function_missing_says_what_the_function_must_be(tmp_path, monkeypatch):
+    (tmp_path / "labelfns.py").write_text("def by_key(batch):\n    return batch['y']\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LabelError, match=r"has no attribute 'by_kye'.*Did you mean 'by_key'.*must name a function "
+                                         r"taking a batch and returning its labels"):
+        LabelSpec.parse("labelfns:by_kye")

@@ -257,6 +257,12 @@ def test_dataloader_worker_error_is_reported():
     loader = DataLoader(Broken(torch.zeros(100, 2), torch.arange(100)), batch_size=10)
     with pytest.raises(LoaderError, match=r"the loader raised KeyError after 4 batches: 'sample 45'"):
         draw(loader)
+    # in a worker process torch embeds the worker's traceback in the message: only its last line is kept
+    loader = DataLoader(Broken(torch.zeros(100, 2), torch.arange(100)), batch_size=10, num_workers=1)
+    with pytest.raises(LoaderError, match=r"after 4 batches: Caught KeyError in DataLoader worker process 0: "
+                                          r"KeyError: 'sample 45'$") as info:
+        draw(loader)
+    assert "Traceback" not in str(info.value)
 
 
 def test_labels_missing_in_a_batch():

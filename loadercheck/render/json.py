@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
+from .. import __version__
 from ..results import Report
 
 
 def render_json(report: Report) -> str:
     """``report.to_json()`` with a trailing newline, never through rich (no wrapping, no markup)."""
     return report.to_json(indent=2) + "\n"
+
+
+def render_error(target: str, message: str) -> str:
+    """The document ``--format json`` writes when the loader could not be checked (exit code 2):
+    ``verdict`` is null and ``error`` carries the message printed on stderr."""
+    doc = {"loadercheck_version": __version__, "verdict": None, "target": target, "error": message}
+    return json.dumps(doc, indent=2) + "\n"
