@@ -34,8 +34,9 @@ ORDER_CHECKS = ("label-runs", "batch-entropy", "label-autocorrelation", "window-
 
 
 def battery_fails(labels: np.ndarray, batch_size: int, *, alpha: float = 1e-3, seed: int = 0,
-                  continuous: bool = False) -> tuple[bool, tuple[str, ...], float]:
-    """Run the whole battery; return (any check failed, ids of failing checks, smallest fast p-value).
+                  continuous: bool = False) -> tuple[bool, tuple[str, ...], float, bool]:
+    """Run the whole battery; return (any check failed, ids of failing checks, smallest fast p-value,
+    any check warned).
 
     The fast p-value is an order check's tail approximation before the permutation net (the net
     trusts it below its band's floor, see ``loadercheck.stats.permutation``).
@@ -43,7 +44,8 @@ def battery_fails(labels: np.ndarray, batch_size: int, *, alpha: float = 1e-3, s
     results = run_checks(make_stream(labels, batch_size, continuous), Options(alpha=alpha, seed=seed))
     failed = tuple(r.id for r in results if r.status is Status.FAIL)
     fast = [r.details["fast_pvalue"] for r in results if r.id in ORDER_CHECKS and "fast_pvalue" in r.details]
-    return bool(failed), failed, min(fast, default=1.0)
+    warned = any(r.status is Status.WARN for r in results)
+    return bool(failed), failed, min(fast, default=1.0), warned
 
 
 def net_floor(alpha: float = 1e-3, checks: int = 4) -> float:
