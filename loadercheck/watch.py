@@ -21,7 +21,6 @@ Importing this module is cheap (no numpy, no torch): the pytest plugin imports t
 from __future__ import annotations
 
 import logging
-import sys
 import warnings
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator

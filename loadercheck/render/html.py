@@ -15,7 +15,7 @@ import numpy as np
 
 from ..results import CheckResult, LabelKind, Report, Status, Stream
 from . import plots
-from .wording import verdict_sentence
+from .wording import evidence, verdict_sentence
 
 STATUS_COLOR = {Status.PASS: "#1a7f37", Status.WARN: "#9a6700", Status.FAIL: "#cf222e", Status.SKIP: "#6e7781"}
 
@@ -114,19 +114,10 @@ def _table(checks: tuple[CheckResult, ...]) -> str:
         rows.append(
             f'<tr><td><span class="pill" style="background:{color}">{escape(str(c.status).upper())}</span></td>'
             f'<td class="id">{escape(c.id)}</td><td>{escape(c.message)}{hint}</td>'
-            f'<td class="ev">{escape(_evidence(c))}</td></tr>'
+            f'<td class="ev">{escape(evidence(c))}</td></tr>'
         )
     head = "<tr><th>status</th><th>check</th><th>finding</th><th>evidence</th></tr>"
     return f"<table>{head}{''.join(rows)}</table>"
-
-
-def _evidence(c: CheckResult) -> str:
-    parts = []
-    if c.pvalue is not None:
-        parts.append(f"p={c.pvalue:.2g}")
-    if c.effect is not None and c.id != "class-balance":
-        parts.append(f"{'loss ratio' if c.id == 'probe' else 'effect'}={c.effect:.2f}")
-    return ", ".join(parts)
 
 
 def _img(uri: str, alt: str, caption: str) -> str:

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from ..results import CheckResult, Report, Status
 from .sparkline import probe_summary
-from .wording import verdict_sentence
+from .wording import evidence, verdict_sentence
 
 STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
 CLASS_COLORS = (
@@ -93,17 +93,8 @@ def _table(checks: tuple[CheckResult, ...]) -> Table:
     table.add_column("finding", ratio=3)
     table.add_column("evidence", ratio=1)
     for c in checks:
-        table.add_row(Text(str(c.status).upper(), style=STATUS_STYLE[c.status]), c.id, c.message, _evidence(c))
+        table.add_row(Text(str(c.status).upper(), style=STATUS_STYLE[c.status]), c.id, c.message, evidence(c))
     return table
-
-
-def _evidence(c: CheckResult) -> str:
-    parts = []
-    if c.pvalue is not None:
-        parts.append(f"p={c.pvalue:.2g}")
-    if c.effect is not None and c.id != "class-balance":
-        parts.append(f"effect={c.effect:.2f}".replace("=-0.00", "=0.00"))
-    return ", ".join(parts)
 
 
 def _verdict(report: Report) -> Text:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..results import Report, Status
+from ..results import CheckResult, Report, Status
 
 ORDER_CHECKS = frozenset({"label-runs", "batch-entropy", "label-autocorrelation", "window-drift", "target-trend"})
 
@@ -16,3 +16,15 @@ def verdict_sentence(report: Report) -> str:
     if any(c.id in ORDER_CHECKS for c in report.failed):
         return "the feed order is not a shuffle; training on it may fail to converge"
     return "the feed has a defect that can hurt training: " + ", ".join(c.id for c in report.failed)
+
+
+def evidence(check: CheckResult) -> str:
+    """``p=..., effect=...`` for the checks table (the probe's effect is its held-out loss ratio)."""
+    parts = []
+    if check.pvalue is not None:
+        parts.append(f"p={check.pvalue:.2g}")
+    if check.effect is not None and check.id != "class-balance":
+        name = "loss ratio" if check.id == "probe" else "effect"
+        value = f"{check.effect:.2f}"
+        parts.append(f"{name}={'0.00' if value == '-0.00' else value}")
+    return ", ".join(parts)
