@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import queue
 import random
@@ -370,9 +371,12 @@ def fingerprint(inputs: object, n: int) -> tuple[np.ndarray | None, str | None]:
 FEATURE_NAMES = ("input mean", "input sd", "projection 1", "projection 2", "projection 3", "projection 4")
 """The per-sample input summaries recorded for ``input-drift`` (columns of ``Epoch.features``)."""
 _PROJECTIONS = len(FEATURE_NAMES) - 2
-_MAX_FEATURE_WIDTH = 1 << 16
+_MAX_FEATURE_WIDTH = 1 << 10
+"""Wider inputs are summarised on a fixed strided subset of this many values per sample: the
+summaries track the input distribution, and a CLI run stays dominated by the loader's own time."""
 
 
+@functools.lru_cache(maxsize=8)
 def _projection(width: int) -> np.ndarray:
     """Fixed random +-1 directions (seeded by the width only), scaled to unit length, float32."""
     rng = np.random.default_rng(width)
@@ -385,7 +389,7 @@ def feature_summaries(inputs: object, n: int) -> np.ndarray | None:
 
     Columns (:data:`FEATURE_NAMES`): mean and standard deviation of the sample's values, and its
     projections on 4 fixed random directions (seeded by the input width, so every batch of the
-    same shape uses the same directions; inputs wider than 65,536 values are strided down first).
+    same shape uses the same directions; inputs wider than 1,024 values are strided down first).
     Reads the inputs only. None for inputs that are not numeric arrays with one row per sample.
     """
     array = _input_array(inputs)
