@@ -6,13 +6,14 @@ None when the prefix cannot carry the statistic. :func:`safety_net` then
 
 1. keeps the fast tail p-value when it is above ``mc_below`` (no permutations);
 2. keeps it too when it is far beyond the threshold (below ``NET_BAND * mc_below``) *and* the
-   permutations would be costly (a prefix longer than ``CHEAP_NET_LABELS``): the net guards the
+   permutations would be costly (labels x permutations above ``CHEAP_NET_COST``): the net guards the
    band near the threshold, where a tail approximation off by the factor 2-4 that STATS.md
-   measures at 1e-3 could flip a decision; a hundred times below ``mc_below`` only a gross tail
-   failure could, and those concentrate at small counts (a few rare-class samples: a clean
-   95/5 stream of 1,024 labels has given a fast p of 3e-10), exactly where permutations are
-   cheap. On long prefixes the ~16,000 permutations needed to certify p ~ 1e-4 would cost
-   seconds per check to confirm a decision already taken;
+   measures at 1e-3 could flip a decision, and well beyond it: fast tails of clean streams have
+   reached 1e-7 (label-autocorrelation, 95/5 classes, 16,384 labels: a false ``warn`` if
+   trusted) and 3e-10 (window-drift, 95/5 classes, 1,024 labels). Ten thousand times below
+   ``mc_below`` no clean long-prefix stream has been seen (``benchmarks/calibration.py``); on
+   short prefixes, where the gross tail failures occur and permutations are cheap, the net runs
+   at any fast p;
 3. otherwise returns ``min(1, 2 min(Cantelli, p_mc))``, where p_mc is a Besag-Clifford sequential
    Monte Carlo p-value on the first ``mc_max_labels`` labels (whole batches; a test on a prefix
    is still exact): stop at 20 exceedances with p = 20 / l, else p = (1 + G) / (1 + B)
@@ -24,7 +25,7 @@ Within the band, and on short prefixes at any fast p-value, the returned p-value
 super-uniform whatever the fast tail does; below the band on long prefixes the fast tail is
 trusted, so the family-wise rate is at most alpha plus the chance that a fast tail lands there
 by error on a clean stream (``benchmarks/calibration.py`` reports the smallest fast p-value seen
-on clean streams and how many fell below the band, 4.5e-6 at the default alpha).
+on clean streams and how many fell below the band's floor, 4.5e-8 at the default alpha).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 from .counts import segment_ids, whole_batch_prefix
 
 ELEMENTS_PER_CHUNK = 8_000_000
-NET_BAND = 1e-2
+NET_BAND = 1e-4
 """On long prefixes the net runs for fast p-values in (NET_BAND * mc_below, mc_below]; below, the fast tail stands."""
 CHEAP_NET_COST = 2**25
 """Up to this many label-permutations (2,048 labels x 16,384 permutations) the net costs about a second at
