@@ -312,7 +312,7 @@ BINNED_CAUSES = {
 
 def _hint(check_id: str, ctx: Context) -> str:
     """Cause and fix, in the user's own API where the loader is recognised."""
-    cause = (BINNED_CAUSES if ctx.binned else CAUSES).get(check_id, CAUSES[LABEL_RUNS])
+    cause = (BINNED_CAUSES.get(check_id) if ctx.binned else None) or CAUSES.get(check_id, CAUSES[LABEL_RUNS])
     return f"{cause}; fix: {shuffle_fix(ctx.stream)}"
 
 

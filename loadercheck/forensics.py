@@ -420,6 +420,9 @@ def cross_epoch_order(stream: Stream, options: Options) -> CheckResult:
                  "then shuffle=False) or a fixed index list")
         fix = ("draw a new permutation every epoch (shuffle=True with one generator created once, or "
                "set_epoch(epoch) on a seeded sampler)")
+        if info.custom_batch_sampler:
+            fix = (f"build the batch_sampler's ({info.sampler}) batches afresh every epoch: a new random grouping "
+                   "and order of indices per epoch (e.g. BatchSampler(RandomSampler(dataset), batch_size, drop_last=False))")
     hint = f"{cause}; fix: {fix}"
     return CheckResult(CROSS_EPOCH_ORDER, status, message, hint=hint, **base)
 

@@ -66,8 +66,7 @@ def describe_loader(obj: object) -> LoaderInfo:
             dataset_length=_length(dataset) if dataset is not None else None,
             drop_last=drop_last if isinstance(drop_last, bool) else None,
             reiterable=_is_reiterable(obj),
-            custom_batch_sampler=_attr(obj, "batch_sampler") is not None
-            and type(_attr(obj, "batch_sampler")).__name__ != "BatchSampler",
+            custom_batch_sampler=_custom_batch_sampler(obj) is not None,
         )
     except Exception:  # a description must never stop a check
         return LoaderInfo(type_name=type_name)
@@ -77,12 +76,21 @@ def describe_loader(obj: object) -> LoaderInfo:
         return info
 
 
+def _custom_batch_sampler(obj: object) -> Any:
+    """A DataLoader's ``batch_sampler`` when it is not torch's ``BatchSampler`` (it then decides
+    both the batches and their order), else None."""
+    batch_sampler = _attr(obj, "batch_sampler")
+    if batch_sampler is not None and type(batch_sampler).__name__ != "BatchSampler":
+        return batch_sampler
+    return None
+
+
 def sampler_object(obj: object) -> Any:
     """The object that decides a DataLoader's index order: the innermost sampler (unwrapping
     ``BatchSampler``), a custom batch sampler, or None (an iterable dataset, a plain iterable)."""
     sampler = _attr(obj, "sampler")
     batch_sampler = _attr(obj, "batch_sampler")
-    if batch_sampler is not None and type(batch_sampler).__name__ != "BatchSampler":
+    if _custom_batch_sampler(obj) is not None:
         return batch_sampler
     if batch_sampler is not None and _attr(batch_sampler, "sampler") is not None:
         sampler = _attr(batch_sampler, "sampler")
@@ -239,7 +247,7 @@ def _is_reiterable(obj: object) -> bool:
 def _describe_sampler(obj: object) -> tuple[str | None, bool | None]:
     sampler = _attr(obj, "sampler")
     batch_sampler = _attr(obj, "batch_sampler")
-    if batch_sampler is not None and type(batch_sampler).__name__ != "BatchSampler":
+    if _custom_batch_sampler(obj) is not None:
         sampler = batch_sampler  # a custom batch sampler decides the order
     elif batch_sampler is not None and _attr(batch_sampler, "sampler") is not None:
         sampler = _attr(batch_sampler, "sampler")

@@ -154,3 +154,17 @@ def test_check_leaves_the_loader_output_untouched():
     before = [b[1].clone() for b in batches]
     loadercheck.check(batches)
     assert all(torch.equal(a, b[1]) for a, b in zip(before, batches))
+
+
+def test_fixes_are_ones_the_user_can_apply():
+    """A custom batch_sampler cannot take shuffle=True (DataLoader raises): its fix names the batch sampler;
+    a regression feed's causes speak of targets, not classes."""
+    per_class = DEFECTIVE["one class per batch (custom batch sampler)"]()
+    report = loadercheck.check(per_class)
+    assert report.loader.custom_batch_sampler
+    assert any("batch_sampler (list)" in fix and "BatchSampler(RandomSampler(dataset)" in fix for fix in report.fixes)
+    assert not any("shuffle=True" in fix for fix in report.fixes), report.fixes
+    regression = loadercheck.check(DEFECTIVE["regression sorted by target"]())
+    hints = [c.hint for c in regression.failed if c.hint]
+    assert hints and not any("class-sorted" in h for h in hints)
+    assert not loadercheck.check(DataLoader(tensor_dataset(SORTED), batch_size=32, shuffle=True)).loader.custom_batch_sampler
