@@ -29,7 +29,7 @@ from scipy import stats
 from ..results import TestResult
 from ._validate import NotEnoughData
 from .moments import GraphSums, label_sums, pair_moments
-from .permutation import safety_net, trusts_fast_tail
+from .permutation import net_pvalue, safety_net, trusts_fast_tail
 from .tails import TINY, cantelli, rare_side_sf
 
 EXCEEDANCES = 20
@@ -302,11 +302,11 @@ def epoch_match_test(
             raise ValueError("the permutation net needs rng when mc_below > 0")
         cant = cantelli(observed, mean, var)
         if cant <= 1.0 / (1.0 + mc_max_perms):
-            p, method = min(1.0, 2.0 * cant), "Cantelli bound (x2)"
+            p, method = net_pvalue(cant, None, mc_max_perms), "Cantelli bound"
         else:
             p_mc, used = _mc_match(x, y, observed, rng, mc_max_perms, mc_max_labels)
-            p = min(1.0, 2.0 * min(cant, p_mc))
-            method = f"permutation (B={used}, Besag-Clifford) with Cantelli bound"
+            p = net_pvalue(cant, p_mc, mc_max_perms)
+            method = f"permutation (B={used}, Besag-Clifford) + 1/(1+{mc_max_perms})"
             details["mc_perms"] = float(used)
     else:
         p = fast

@@ -14,12 +14,11 @@ None when the prefix cannot carry the statistic. :func:`safety_net` then
    ``mc_below`` no clean long-prefix stream has been seen (``benchmarks/calibration.py``); on
    short prefixes, where the gross tail failures occur and permutations are cheap, the net runs
    at any fast p;
-3. otherwise returns ``min(1, 2 min(Cantelli, p_mc))``, where p_mc is a Besag-Clifford sequential
+3. otherwise returns :func:`net_pvalue`: Cantelli's bound when it is at most c0 = 1 / (1 + B)
+   (no permutations needed), else ``p_mc + c0``, where p_mc is a Besag-Clifford sequential
    Monte Carlo p-value on the first ``mc_max_labels`` labels (whole batches; a test on a prefix
    is still exact): stop at 20 exceedances with p = 20 / l, else p = (1 + G) / (1 + B)
-   (Phipson & Smyth 2010) after B = ``mc_max_perms`` permutations. When the Cantelli bound
-   alone is already below anything B permutations could show, the MC is skipped and 2 x Cantelli
-   returned (never smaller than the combined p-value would be).
+   (Phipson & Smyth 2010) after B = ``mc_max_perms`` permutations.
 
 Within the band, and on short prefixes at any fast p-value, the returned p-value is
 super-uniform whatever the fast tail does; below the band on long prefixes the fast tail is
@@ -54,6 +53,24 @@ def trusts_fast_tail(fast_p: float, mc_below: float, labels_used: int, perms: in
     threshold (below ``NET_BAND * mc_below``) where ``perms`` permutations of ``labels_used``
     labels would be costly."""
     return fast_p <= NET_BAND * mc_below and labels_used * perms > CHEAP_NET_COST
+
+
+def net_pvalue(cantelli_p: float, p_mc: float | None, perms: int) -> float:
+    """One valid p-value from Cantelli's bound and a Monte Carlo p-value of ``perms`` permutations.
+
+    With c0 = 1 / (1 + perms): Cantelli's bound itself when it is at most c0 (then ``p_mc`` is not
+    needed and may be None), else ``min(1, p_mc + c0)``. Valid because both parts are:
+    P(p <= t) <= P(C <= c0) + P(p_mc <= t - c0) <= t for t >= c0, and P(p <= t) = P(C <= t) <= t
+    below. It equals the Bonferroni combination 2 min(C, p_mc) when no permutation reached the
+    observed statistic (2 c0) and is smaller when some did ((G + 2) c0 instead of 2 (G + 1) c0):
+    near the Holm threshold that is the difference between needing no exceedance and allowing one.
+    """
+    c0 = 1.0 / (1.0 + perms)
+    if cantelli_p <= c0:
+        return float(cantelli_p)
+    if p_mc is None:
+        raise ValueError("a Monte Carlo p-value is needed when Cantelli's bound exceeds 1 / (1 + perms)")
+    return float(min(1.0, p_mc + c0))
 
 
 @dataclass(frozen=True)
@@ -134,8 +151,8 @@ def safety_net(
     if rng is None:
         raise ValueError("the permutation safety net needs rng=np.random.default_rng(seed) when mc_below > 0")
     if cantelli_p <= 1.0 / (1.0 + mc_max_perms):
-        p = min(1.0, 2.0 * cantelli_p)
-        return NetOutcome(p, "Cantelli bound (x2, permutation net not needed)", {"mc_perms": 0.0})
+        p = net_pvalue(cantelli_p, None, mc_max_perms)
+        return NetOutcome(p, "Cantelli bound (permutation net not needed)", {"mc_perms": 0.0})
     if trusts_fast_tail(fast_p, mc_below, min(labels.size, mc_max_labels), mc_max_perms) and not force:
         return NetOutcome(float(fast_p), f"{fast_method} (far beyond the threshold: net not needed)", {"mc_perms": 0.0})
     mc = monte_carlo_pvalue(
@@ -151,6 +168,6 @@ def safety_net(
     if mc is None:
         return NetOutcome(float(cantelli_p), "Cantelli bound (prefix too short for permutations)", {"mc_perms": 0.0})
     p_mc, used, n_used = mc
-    p = min(1.0, 2.0 * min(cantelli_p, p_mc))
-    method = f"permutation (B={used}, Besag-Clifford, first {n_used} labels) with Cantelli bound"
+    p = net_pvalue(cantelli_p, p_mc, mc_max_perms)
+    method = f"permutation (B={used}, Besag-Clifford, first {n_used} labels) + 1/(1+{mc_max_perms})"
     return NetOutcome(p, method, {"mc_perms": float(used), "mc_labels": float(n_used), "mc_pvalue": float(p_mc)})

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from loadercheck.stats.permutation import CHEAP_NET_COST, NET_BAND, monte_carlo_pvalue, safety_net
+from loadercheck.stats.permutation import CHEAP_NET_COST, NET_BAND, monte_carlo_pvalue, net_pvalue, safety_net
 
 
 def _adjacent_matches(x: np.ndarray, sizes: np.ndarray):
@@ -44,7 +44,7 @@ def test_in_the_band_the_permutations_decide():
 
 def test_a_tiny_cantelli_bound_skips_the_permutations():
     out = _net(5e-4, SORTED, cantelli_p=1e-6)
-    assert out.pvalue == pytest.approx(2e-6) and out.details["mc_perms"] == 0.0
+    assert out.pvalue == pytest.approx(1e-6) and out.details["mc_perms"] == 0.0
 
 
 def test_monte_carlo_p_value_is_valid_on_clean_streams():
@@ -70,3 +70,29 @@ def test_on_long_prefixes_far_below_the_threshold_the_fast_p_value_stands():
     fast = 0.5 * NET_BAND * 1e-3
     out = _net(fast, long_sorted, perms=16_000)
     assert out.pvalue == fast and "net not needed" in out.method
+
+
+def test_net_pvalue_allows_one_exceedance_where_bonferroni_allowed_none():
+    b = 15_999
+    c0 = 1 / (1 + b)
+    assert net_pvalue(0.5, 1 * c0, b) == pytest.approx(2 * c0)  # G = 0: as 2 min(C, p_mc)
+    assert net_pvalue(0.5, 2 * c0, b) == pytest.approx(3 * c0)  # G = 1: 2 min(C, p_mc) gave 4 c0
+    assert net_pvalue(c0 / 10, None, b) == pytest.approx(c0 / 10)  # Cantelli alone below c0
+    with pytest.raises(ValueError, match="Monte Carlo p-value is needed"):
+        net_pvalue(0.5, None, b)
+
+
+def test_net_pvalue_is_valid_when_both_parts_are():
+    """P(p <= t) <= t at every level, for a Cantelli bound and a Monte Carlo p-value that are each
+    valid (here: a uniform bound, the worst valid case, and exact Monte Carlo p-values of a
+    uniform permutation p-value), even when they are dependent (the same underlying statistic)."""
+    rng = np.random.default_rng(11)
+    perms, draws = 99, 400_000
+    c0 = 1 / (1 + perms)
+    u = rng.random(draws)  # the statistic's true permutation p-value
+    g = rng.binomial(perms, u)  # exceedances among `perms` permutations
+    p_mc = (1 + g) / (1 + perms)
+    for cantelli in (u, rng.random(draws)):  # dependent on the statistic, and independent
+        p = np.array([net_pvalue(c, m, perms) for c, m in zip(cantelli[:40_000], p_mc[:40_000])])
+        for t in (c0, 2 * c0, 3 * c0, 0.05, 0.1, 0.3):
+            assert np.mean(p <= t + 1e-12) <= t + 3 * np.sqrt(t / 40_000), t
