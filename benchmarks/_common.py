@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as sps
 
-from loadercheck.checks import run_checks
+from loadercheck.checks import ORDER_CHECK_IDS, run_checks
 from loadercheck.options import Options
 from loadercheck.results import Epoch, LabelKind, LoaderInfo, Status, Stream
 
@@ -30,9 +30,6 @@ def battery_outcome(labels: np.ndarray, batch_size: int, *, alpha: float = 1e-3,
     return bool(statuses & {Status.WARN, Status.FAIL}), Status.FAIL in statuses
 
 
-ORDER_CHECKS = ("label-runs", "batch-entropy", "label-autocorrelation", "window-drift", "target-trend")
-
-
 def battery_fails(labels: np.ndarray, batch_size: int, *, alpha: float = 1e-3, seed: int = 0,
                   continuous: bool = False) -> tuple[bool, tuple[str, ...], float, bool]:
     """Run the whole battery; return (any check failed, ids of failing checks, smallest fast p-value,
@@ -43,7 +40,7 @@ def battery_fails(labels: np.ndarray, batch_size: int, *, alpha: float = 1e-3, s
     """
     results = run_checks(make_stream(labels, batch_size, continuous), Options(alpha=alpha, seed=seed))
     failed = tuple(r.id for r in results if r.status is Status.FAIL)
-    fast = [r.details["fast_pvalue"] for r in results if r.id in ORDER_CHECKS and "fast_pvalue" in r.details]
+    fast = [r.details["fast_pvalue"] for r in results if r.id in ORDER_CHECK_IDS and "fast_pvalue" in r.details]
     warned = any(r.status is Status.WARN for r in results)
     return bool(failed), failed, min(fast, default=1.0), warned
 

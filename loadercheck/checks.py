@@ -157,6 +157,9 @@ def _target_trend_test(values: np.ndarray, batch_sizes: np.ndarray, **kw) -> Tes
 
 TARGET_TREND_CHECK = OrderCheck(TARGET_TREND, _target_trend_test, 0.1, _describe_trend)
 
+ORDER_CHECK_IDS: frozenset[str] = frozenset(c.id for c in (*CATEGORICAL_CHECKS, TARGET_TREND_CHECK))
+"""The statistical order checks (their Holm family); the other ids are forensics, probe and info."""
+
 
 def decide(adjusted_pvalue: float, effect: float | None, min_effect: float, alpha: float, ordered: bool) -> Status:
     """The decision rule of SPEC §4 for one statistical check.
@@ -256,8 +259,8 @@ def _single_class(stream: Stream, codes: np.ndarray, options: Options) -> list[C
     name = stream.classes[int(codes[0])] if n else "?"
     msg = f"all {n:,} sampled labels are class {name!r}"
     reference = stream.dataset_labels
-    if reference is not None and np.unique(reference).size > 1:
-        counts = np.unique(reference, return_counts=True)[1]
+    counts = np.unique(reference, return_counts=True)[1] if reference is not None else np.zeros(0)
+    if counts.size > 1:
         p = stats.single_class_prefix_pvalue(n, counts)
         k = counts.size
         status = Status.PASS if p > options.alpha or options.ordered else Status.FAIL

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import stats
-from .checks import DATALOADER_SHUFFLE_FIX
+from .checks import DATALOADER_SHUFFLE_FIX, ORDER_CHECK_IDS
 from .options import Options
 from .results import CheckResult, LabelKind, LoaderInfo, Status, Stream, TestResult
 from .stats import identity
@@ -530,8 +530,7 @@ def _round_up(x: int) -> int:
 
 def annotate_order_results(results: list[CheckResult], stream: Stream) -> list[CheckResult]:
     """Add the mixing window to failing/warning order checks' hints and details."""
-    targets = {"label-runs", "batch-entropy", "label-autocorrelation", "window-drift"}
-    flagged = [r for r in results if r.id in targets and r.status in (Status.FAIL, Status.WARN)]
+    flagged = [r for r in results if r.id in ORDER_CHECK_IDS and r.status in (Status.FAIL, Status.WARN)]
     if not flagged:
         return results
     note = mixing_note(stream)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from ..checks import ORDER_CHECK_IDS
 from ..results import CheckResult, Report, Status
-
-ORDER_CHECKS = frozenset({"label-runs", "batch-entropy", "label-autocorrelation", "window-drift", "target-trend"})
 
 
 def verdict_sentence(report: Report) -> str:
@@ -13,7 +12,7 @@ def verdict_sentence(report: Report) -> str:
         return f"no sign of a badly ordered feed at alpha {report.config.get('alpha', 1e-3):g}"
     if report.verdict is Status.WARN:
         return "order looks non-random but the effect is small (or could not be judged)"
-    if any(c.id in ORDER_CHECKS for c in report.failed):
+    if any(c.id in ORDER_CHECK_IDS for c in report.failed):
         return "the feed order is not a shuffle; training on it may fail to converge"
     return "the feed has a defect that can hurt training: " + ", ".join(c.id for c in report.failed)
 
