@@ -15,36 +15,27 @@ import numpy as np
 
 from . import stats
 from .options import Options
-from .results import CheckResult, LabelKind, Status, Stream, TestResult
+from .results import CheckResult, LabelKind, Signal, Status, Stream, TestResult
 
-LABEL_RUNS = "label-runs"
-BATCH_ENTROPY = "batch-entropy"
-LABEL_AUTOCORRELATION = "label-autocorrelation"
-WINDOW_DRIFT = "window-drift"
-TARGET_TREND = "target-trend"
-DUPLICATES = "duplicates"
-CROSS_EPOCH_ORDER = "cross-epoch-order"
-PROBE = "probe"
-CLASS_BALANCE = "class-balance"
-INPUT_DRIFT = "input-drift"
-RANK_COVERAGE = "rank-coverage"
-LOADER_CONFIG = "loader-config"
-
-CHECK_IDS: tuple[str, ...] = (
-    LABEL_RUNS,
+from .ids import (  # noqa: F401 - re-exported: the ids have always been importable from here
     BATCH_ENTROPY,
-    LABEL_AUTOCORRELATION,
-    WINDOW_DRIFT,
-    TARGET_TREND,
-    INPUT_DRIFT,
-    DUPLICATES,
-    CROSS_EPOCH_ORDER,
-    RANK_COVERAGE,
-    LOADER_CONFIG,
-    PROBE,
+    CHECK_IDS,
     CLASS_BALANCE,
+    CROSS_EPOCH_ORDER,
+    DUPLICATES,
+    INPUT_DRIFT,
+    INPUT_ORDER,
+    LABEL_AUTOCORRELATION,
+    LABEL_RUNS,
+    LENGTH_ORDER,
+    LOADER_CONFIG,
+    METADATA_ORDER,
+    PROBE,
+    RANK_COVERAGE,
+    SIGNAL_CHECK_IDS,
+    TARGET_TREND,
+    WINDOW_DRIFT,
 )
-"""Every stable check id (SPEC §3). Each has a section in docs/checks.md."""
 
 MC_FACTOR = 2.0
 """A check runs its permutation safety net when its fast p-value is below MC_FACTOR * alpha / m.
@@ -76,10 +67,22 @@ class Context:
     """True when codes are decile bins of a continuous target."""
     significant: bool = False
     """True when the check's adjusted p-value is at or below alpha."""
+    signal: Signal | None = None
+    """The signal tested, when it is not the label (input clusters, lengths, a metadata column)."""
 
     @property
     def unit(self) -> str:
+        """One value, in the user's words: ``label``, ``target decile``, ``input cluster``, ``source``."""
+        if self.signal is not None:
+            return f"{self.signal.name} decile" if self.binned else self.signal.name
         return "target decile" if self.binned else "label"
+
+    @property
+    def plural(self) -> str:
+        """What batches hold several of: ``classes``, ``target deciles``, ``input clusters``."""
+        if self.signal is None and not self.binned:
+            return "classes"
+        return f"{self.unit}s"
 
 
 def _pct(x: float) -> str:
@@ -99,14 +102,15 @@ def _describe_runs(r: TestResult, ctx: Context) -> str:
 
 def _describe_batches(r: TestResult, ctx: Context) -> str:
     d = r.details
-    what = "target deciles" if ctx.binned else "classes"
+    what = ctx.plural
     text = (
         f"batches hold {d['mean_classes']:.1f} {what} on average (entropy {d['mean_entropy']:.2f} nats); "
         f"a shuffled feed: {d['expected_classes']:.1f} ({d['expected_entropy']:.2f} nats)"
     )
     single = d.get("single_class_share", 0.0)
     if single > 0:
-        text += f"; {_pct(single)} of batches hold a single {'decile' if ctx.binned else 'class'}"
+        one = "class" if ctx.signal is None and not ctx.binned else ("decile" if ctx.signal is None else ctx.unit)
+        text += f"; {_pct(single)} of batches hold a single {one}"
     return text
 
 
@@ -125,16 +129,19 @@ def _describe_autocorrelation(r: TestResult, ctx: Context) -> str:
 def _describe_drift(r: TestResult, ctx: Context) -> str:
     d = r.details
     what = "target distribution" if ctx.binned else "class mix"
+    if ctx.signal is not None:
+        what = f"{ctx.signal.name} distribution" if ctx.binned else f"mix of {ctx.plural}"
     if not ctx.significant:
         return f"the {what} is steady along the stream (strongest: kappa {r.effect:.3f} over windows of {int(d['window']):,} samples)"
     return f"the {what} changes across windows of {int(d['window']):,} samples (kappa {r.effect:.3f})"
 
 
 def _describe_trend(r: TestResult, ctx: Context) -> str:
+    what = ctx.signal.name if ctx.signal is not None else "target"
     if not ctx.significant:
-        return f"no trend of the target along the stream (rank correlation with position {r.effect:+.2f})"
+        return f"no trend of the {what} along the stream (rank correlation with position {r.effect:+.2f})"
     direction = "rises" if (r.effect or 0) > 0 else "falls"
-    return f"the target {direction} along the stream (rank correlation with position {r.effect:+.2f})"
+    return f"the {what} {direction} along the stream (rank correlation with position {r.effect:+.2f})"
 
 
 CATEGORICAL_CHECKS: tuple[OrderCheck, ...] = (
@@ -157,8 +164,45 @@ def _target_trend_test(values: np.ndarray, batch_sizes: np.ndarray, **kw) -> Tes
 
 TARGET_TREND_CHECK = OrderCheck(TARGET_TREND, _target_trend_test, 0.1, _describe_trend)
 
-ORDER_CHECK_IDS: frozenset[str] = frozenset(c.id for c in (*CATEGORICAL_CHECKS, TARGET_TREND_CHECK))
+ORDER_CHECK_IDS: frozenset[str] = frozenset(
+    (*(c.id for c in (*CATEGORICAL_CHECKS, TARGET_TREND_CHECK)), *SIGNAL_CHECK_IDS))
 """The statistical order checks (their Holm family); the other ids are forensics, probe and info."""
+
+
+def _signal_battery(signal: Signal) -> OrderCheck:
+    """One order check for a signal: the label battery run on the signal's values, Bonferroni-combined.
+
+    Categorical signals get the four categorical tests, continuous ones (lengths) the trend test and
+    the four tests on decile bins. The check's p-value is ``min(1, m * min_j p_j)`` over the ``m``
+    tests that could run (valid under any dependence); its statistic, effect, wording and effect
+    threshold are the strongest test's.
+    """
+    continuous = signal.kind is LabelKind.CONTINUOUS
+    parts = ([TARGET_TREND_CHECK] if continuous else []) + list(CATEGORICAL_CHECKS)
+
+    def test(values: np.ndarray, batch_sizes: np.ndarray, *, rng, mc_below: float) -> TestResult:
+        codes = stats.decile_codes(values) if continuous else values
+        ran: list[tuple[OrderCheck, TestResult]] = []
+        for part in parts:
+            data = values if part is TARGET_TREND_CHECK else codes
+            try:
+                ran.append((part, part.test(data, batch_sizes, rng=rng, mc_below=mc_below / len(parts))))
+            except stats.NotEnoughData:
+                continue
+        if not ran:
+            raise stats.NotEnoughData(f"too few samples to test the {signal.name} order")
+        best, result = min(ran, key=lambda cr: cr[1].pvalue)
+        pvalue = min(1.0, len(ran) * result.pvalue)
+        details = {**result.details, "subtest": best.id, "subtest_pvalues": {c.id: r.pvalue for c, r in ran},
+                   "min_effect": best.min_effect, "signal": signal.name}
+        method = f"strongest of {len(ran)} ({best.id}: {result.method}), Bonferroni x{len(ran)}"
+        return TestResult(result.statistic, pvalue, result.effect, method, details)
+
+    def describe(r: TestResult, ctx: Context) -> str:
+        part = next(c for c in parts if c.id == r.details["subtest"])
+        return part.describe(r, ctx)
+
+    return OrderCheck(signal.check, test, min(c.min_effect for c in parts), describe)
 
 
 def decide(adjusted_pvalue: float, effect: float | None, min_effect: float, alpha: float, ordered: bool) -> Status:
@@ -186,51 +230,76 @@ def verdict(statuses: list[Status] | tuple[Status, ...]) -> Status:
 
 
 def run_checks(stream: Stream, options: Options) -> tuple[CheckResult, ...]:
-    """Run every applicable check on ``stream`` and return results in registry order."""
+    """Run every applicable check on ``stream`` and return results in registry order.
+
+    The label's order checks and one check per extra signal (input clusters, lengths, metadata
+    columns) form one Holm family at the order checks' share of alpha.
+    """
     from .forensics import annotate_order_results, order_alpha, run_forensics
 
     results: list[CheckResult] = []
     continuous = stream.kind is LabelKind.CONTINUOUS
-    codes = stats.decile_codes(stream.labels) if continuous else stream.labels
-    observed = np.unique(codes).size
+    labelled = stream.kind is not LabelKind.NONE
     # the forensics tests spend their own share of alpha (forensics.FORENSICS_SHARE): family-wise <= alpha
     order_options = dataclasses.replace(options, alpha=order_alpha(options.alpha))
-
-    if observed < 2:
-        results.extend(_single_class(stream, codes, order_options))
-    else:
-        plan = ([TARGET_TREND_CHECK] if continuous else []) + list(CATEGORICAL_CHECKS)
-        ctx = Context(stream, codes, binned=continuous)
-        results.extend(annotate_order_results(_order_checks(plan, ctx, order_options), stream))
-    if not continuous:
+    plan: list[tuple[OrderCheck, np.ndarray, Context]] = []
+    if labelled:
+        codes = stats.decile_codes(stream.labels) if continuous else stream.labels
+        if np.unique(codes).size < 2:
+            if stream.signals:  # the prefix test and the signals' family split the order checks' alpha
+                order_options = dataclasses.replace(order_options, alpha=order_options.alpha / 2)
+            results.extend(_single_class(stream, codes, order_options))
+        else:
+            ctx = Context(stream, codes, binned=continuous)
+            plan += [(c, stream.labels if c is TARGET_TREND_CHECK else codes, ctx)
+                     for c in ([TARGET_TREND_CHECK] if continuous else []) + list(CATEGORICAL_CHECKS)]
+    for signal in stream.signals:
+        binned = signal.kind is LabelKind.CONTINUOUS
+        codes = stats.decile_codes(signal.values) if binned else signal.values
+        if np.unique(codes).size < 2:
+            results.append(CheckResult(signal.check, Status.SKIP,
+                                       f"all {codes.size:,} sampled values fall in one {signal.name}: its order "
+                                       "cannot be read (constant or near-identical inputs)"))
+            continue
+        plan.append((_signal_battery(signal), signal.values, Context(stream, codes, binned=binned, signal=signal)))
+    results.extend(annotate_order_results(_order_checks(plan, order_options), stream))
+    if not labelled and not any(s.check == INPUT_ORDER for s in stream.signals):
+        why = next((n for n in stream.notes if n.startswith("input sketches skipped")),
+                   "the feed has no label, and its inputs could not be sketched")
+        results.append(CheckResult(INPUT_ORDER, Status.SKIP, why))
+    if labelled and not continuous:
         results.append(_class_balance(stream))
     results.extend(run_forensics(stream, options))
     return tuple(sorted(results, key=lambda c: CHECK_IDS.index(c.id)))
 
 
-def _order_checks(plan: list[OrderCheck], ctx: Context, options: Options) -> list[CheckResult]:
+def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: Options) -> list[CheckResult]:
     rng = np.random.default_rng(options.seed)
     m = len(plan)
+    if m == 0:
+        return []
     mc_below = MC_FACTOR * options.alpha / m
-    outcomes: list[tuple[OrderCheck, TestResult | str]] = []
-    for check in plan:
-        data = ctx.stream.labels if check is TARGET_TREND_CHECK else ctx.codes
+    outcomes: list[tuple[OrderCheck, Context, TestResult | str]] = []
+    for check, data, ctx in plan:
         try:
-            outcomes.append((check, check.test(data, ctx.stream.batch_sizes, rng=rng, mc_below=mc_below)))
+            outcomes.append((check, ctx, check.test(data, ctx.stream.batch_sizes, rng=rng, mc_below=mc_below)))
         except stats.NotEnoughData as exc:
-            outcomes.append((check, str(exc)))
+            outcomes.append((check, ctx, str(exc)))
 
-    ran = [(c, r) for c, r in outcomes if isinstance(r, TestResult)]
-    adjusted = dict(zip((c.id for c, _ in ran), stats.holm([r.pvalue for _, r in ran]))) if ran else {}
+    ran = [(c, r) for c, _, r in outcomes if isinstance(r, TestResult)]
+    adjusted = dict(zip((id(c) for c, _ in ran), stats.holm([r.pvalue for _, r in ran]))) if ran else {}
 
     results = []
-    for check, outcome in outcomes:
+    for check, ctx, outcome in outcomes:
         if isinstance(outcome, str):
             results.append(CheckResult(check.id, Status.SKIP, f"not enough data: {outcome}"))
             continue
-        p_adj = float(adjusted[check.id])
-        status = decide(p_adj, outcome.effect, check.min_effect, options.alpha, options.ordered)
+        p_adj = float(adjusted[id(check)])
+        min_effect = float(outcome.details.get("min_effect", check.min_effect))
+        status = decide(p_adj, outcome.effect, min_effect, options.alpha, options.ordered)
         message = check.describe(outcome, dataclasses.replace(ctx, significant=p_adj <= options.alpha))
+        if ctx.signal is not None and ctx.signal.check == METADATA_ORDER:
+            message = f"{ctx.signal.name!r} column: {message}"
         if options.ordered and p_adj <= options.alpha:
             message = f"(feed declared ordered, not judged) {message}"
         results.append(
@@ -243,7 +312,7 @@ def _order_checks(plan: list[OrderCheck], ctx: Context, options: Options) -> lis
                 effect=outcome.effect,
                 hint=_hint(check.id, ctx) if status in (Status.FAIL, Status.WARN) else None,
                 method=outcome.method,
-                details={**outcome.details, "raw_pvalue": outcome.pvalue, "min_effect": check.min_effect},
+                details={**outcome.details, "raw_pvalue": outcome.pvalue, "min_effect": min_effect},
             )
         )
     return results
@@ -304,6 +373,15 @@ CAUSES = {
     LABEL_AUTOCORRELATION: "labels repeat with a pattern (round-robin over classes, or sorted blocks)",
     LABEL_RUNS: "samples arrive in blocks of equal labels (class-sorted data)",
 }
+SIGNAL_CAUSES = {
+    INPUT_ORDER: "similar inputs arrive together (data stored by visual cluster, domain, source file or shard, "
+                 "read in that order)",
+    LENGTH_ORDER: "sequences arrive ordered or grouped by length (a length-sorted dataset, or length-grouped "
+                  "batching such as group_by_length; pass --ordered if that is intended)",
+    METADATA_ORDER: "samples arrive grouped by their {name} (datasets concatenated one {name} after another, or "
+                    "shards holding one {name} each)",
+}
+"""Causes for the signal checks (``{name}`` is the metadata column)."""
 BINNED_CAUSES = {
     WINDOW_DRIFT: "the target's distribution drifts along the stream (sources concatenated, or data ordered by time)",
     BATCH_ENTROPY: "batches hold samples of similar targets (data sorted by target, or batches built per target range)",
@@ -315,6 +393,13 @@ BINNED_CAUSES = {
 
 def _hint(check_id: str, ctx: Context) -> str:
     """Cause and fix, in the user's own API where the loader is recognised."""
+    if ctx.signal is not None:
+        cause = SIGNAL_CAUSES[ctx.signal.check].format(name=ctx.signal.name)
+        fix = shuffle_fix(ctx.stream)
+        if ctx.signal.check == METADATA_ORDER:
+            fix = (f"mix the {ctx.signal.name}s: shuffle after concatenating, or interleave them (e.g. Hugging Face "
+                   f"datasets.interleave_datasets(..., probabilities=...)); {fix}")
+        return f"{cause}; fix: {fix}"
     cause = (BINNED_CAUSES.get(check_id) if ctx.binned else None) or CAUSES.get(check_id, CAUSES[LABEL_RUNS])
     return f"{cause}; fix: {shuffle_fix(ctx.stream)}"
 

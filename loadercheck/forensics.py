@@ -25,15 +25,11 @@ import numpy as np
 
 from . import stats
 from .checks import DATALOADER_SHUFFLE_FIX, ORDER_CHECK_IDS
+from .ids import CROSS_EPOCH_ORDER, DUPLICATES, INPUT_DRIFT, LOADER_CONFIG, RANK_COVERAGE, SIGNAL_CHECK_IDS
 from .options import Options
 from .results import CheckResult, LabelKind, LoaderInfo, Status, Stream, TestResult
 from .stats import identity
 
-DUPLICATES = "duplicates"
-CROSS_EPOCH_ORDER = "cross-epoch-order"
-INPUT_DRIFT = "input-drift"
-RANK_COVERAGE = "rank-coverage"
-LOADER_CONFIG = "loader-config"
 
 FORENSICS_SHARE = 0.1
 """Share of ``alpha`` spent on the forensics tests; the order checks' Holm family gets the rest."""
@@ -360,6 +356,8 @@ def _comparable(stream: Stream) -> tuple[np.ndarray, np.ndarray, str] | None:
             _, codes = np.unique(np.concatenate([a, b]), return_inverse=True)
             codes = codes.ravel()
             return codes[:n], codes[n:], "sample" if kind == "indices" else "input"
+    if stream.kind is LabelKind.NONE:
+        return None  # no label to compare, and no input identity either
     if stream.kind is LabelKind.CONTINUOUS:
         _, codes = np.unique(np.concatenate([e1.labels[:n], e2.labels[:n]]), return_inverse=True)
         codes = codes.ravel()
@@ -374,7 +372,11 @@ def cross_epoch_order(stream: Stream, options: Options) -> CheckResult:
         if any("one-shot" in note for note in stream.notes):
             why = "the loader is a one-shot iterator: one pass was drawn"
         return CheckResult(CROSS_EPOCH_ORDER, Status.SKIP, f"{why}, so epochs cannot be compared")
-    first, second, unit = _comparable(stream)
+    comparable = _comparable(stream)
+    if comparable is None:
+        return CheckResult(CROSS_EPOCH_ORDER, Status.SKIP,
+                           f"the feed has no label and {_why_no_fingerprints(stream)}: the epochs cannot be compared")
+    first, second, unit = comparable
     alpha_f = test_alpha(options)
     try:
         r = identity.epoch_match_test(first, second, rng=np.random.default_rng(options.seed + 1),
@@ -530,7 +532,8 @@ def _round_up(x: int) -> int:
 
 def annotate_order_results(results: list[CheckResult], stream: Stream) -> list[CheckResult]:
     """Add the mixing window to failing/warning order checks' hints and details."""
-    flagged = [r for r in results if r.id in ORDER_CHECK_IDS and r.status in (Status.FAIL, Status.WARN)]
+    flagged = [r for r in results if r.id in ORDER_CHECK_IDS and r.id not in SIGNAL_CHECK_IDS
+               and r.status in (Status.FAIL, Status.WARN)]
     if not flagged:
         return results
     note = mixing_note(stream)

@@ -26,6 +26,8 @@ INPUT_KEYS: tuple[str, ...] = (
 )  # fmt: skip
 """Mapping keys tried in this order for the input part of a batch (fingerprints, probe)."""
 INPUT_ATTRIBUTES: tuple[str, ...] = ("x", "input", "inputs")
+METADATA_KEYS: tuple[str, ...] = ("source", "domain", "lang", "language", "task", "dataset", "subset")
+"""Mapping keys read as categorical metadata columns: each is an order signal beside the label."""
 
 _HINT = (
     "pass --label (label= in Python): an index, a key, a dotted path such as 'meta.label', "

@@ -25,7 +25,9 @@ def build_report(stream: Stream, checks: tuple[CheckResult, ...], config: Mappin
         label_kind=stream.kind,
         batch_size=_modal(stream.batch_sizes),
         seconds=round(stream.seconds, 3),
-        notes=stream.notes,
+        notes=(*stream.notes, *(sig.description for sig in stream.signals if sig.description)),
+        target_kind=stream.target_kind,
+        signals=tuple(f"{sig.check}: {sig.name}" for sig in stream.signals),
     )
     return Report(
         verdict=verdict([c.status for c in checks]),
@@ -36,7 +38,7 @@ def build_report(stream: Stream, checks: tuple[CheckResult, ...], config: Mappin
         checks=checks,
         version=__version__,
         strip=label_strip(stream),
-        class_names=tuple(str(c) for c in stream.classes),
+        class_names=tuple(str(c) for c in (stream.classes if stream.kind is not LabelKind.NONE else _strip_signal_classes(stream))),
     )
 
 
@@ -46,6 +48,11 @@ def label_strip(stream: Stream, cells: int = STRIP_CELLS) -> tuple[tuple[int, in
     Continuous targets are shown by decile of the target. Empty for an empty stream.
     """
     labels = stream.labels
+    if stream.kind is LabelKind.NONE:  # no label: show the first categorical signal (input clusters, a source)
+        signal = next((s for s in stream.signals if s.kind is LabelKind.CATEGORICAL), None)
+        if signal is None:
+            return ()
+        labels = signal.values
     if labels.size == 0:
         return ()
     if stream.kind is LabelKind.CONTINUOUS:
@@ -63,6 +70,11 @@ def label_strip(stream: Stream, cells: int = STRIP_CELLS) -> tuple[tuple[int, in
         top = int(np.argmax(counts))
         strip.append((top, int(round(100 * counts[top] / (stop - start)))))
     return tuple(strip)
+
+
+def _strip_signal_classes(stream: Stream) -> tuple:
+    signal = next((s for s in stream.signals if s.kind is LabelKind.CATEGORICAL), None)
+    return signal.classes if signal is not None else ()
 
 
 def _modal(sizes: np.ndarray) -> int | None:

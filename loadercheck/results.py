@@ -27,6 +27,8 @@ class LabelKind(StrEnum):
 
     CATEGORICAL = "categorical"
     CONTINUOUS = "continuous"
+    NONE = "none"
+    """No label: the feed is judged on its inputs (and metadata) through :class:`Signal` s."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,27 @@ class Epoch:
     """Dataset indices in feed order (int64) when the order was read from the sampler, else None."""
     features: np.ndarray | None = None
     """Per-sample input summaries ``(n, F)`` float64 (mean, sd, fixed random projections), or None."""
+
+
+@dataclass(frozen=True, eq=False)
+class Signal:
+    """A per-sample order signal besides the label: input sketch codes, sequence lengths, a metadata column.
+
+    Each value is a function of one sample (or of the sampled set as a multiset), so a shuffled feed
+    gives a shuffle of the same values and the order checks' permutation null stays exact.
+    """
+
+    check: str
+    """The check id that tests it (``input-order``, ``length-order``, ``metadata-order``)."""
+    name: str
+    """What one value is, in the user's words (``"input cluster"``, ``"source"``)."""
+    values: np.ndarray
+    """First-epoch values in feed order: int64 codes (categorical) or float64 (continuous)."""
+    kind: LabelKind
+    classes: tuple[Any, ...] = ()
+    """Original values of the codes (categorical), for messages."""
+    description: str = ""
+    """How the values were read, for the report's notes."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +161,10 @@ class Stream:
     """Per-index draw probabilities of a weighted sampler with replacement (``WeightedRandomSampler``); else None."""
     ranks: Any = None
     """Rank views or gathered rank summaries (:class:`loadercheck.distributed.RankReport`) for ``rank-coverage``."""
+    target_kind: str = "class"
+    """How the labels were read: ``class``, ``multi-label``, ``detection``, ``segmentation``, ``tokens`` or ``none``."""
+    signals: tuple[Signal, ...] = ()
+    """Order signals besides the label (label-free feeds, token streams, metadata columns)."""
 
     @property
     def labels(self) -> np.ndarray:
@@ -199,6 +226,10 @@ class StreamSummary:
     batch_size: int | None
     seconds: float
     notes: tuple[str, ...] = ()
+    target_kind: str = "class"
+    """``class``, ``multi-label``, ``detection``, ``segmentation``, ``tokens`` or ``none`` (no label)."""
+    signals: tuple[str, ...] = ()
+    """The order signals tested besides the label, as ``"check-id: what"``."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +283,7 @@ class Report:
         stream = asdict(self.stream)
         stream["label_kind"] = str(self.stream.label_kind)
         stream["notes"] = list(self.stream.notes)
+        stream["signals"] = list(self.stream.signals)
         return {
             "loadercheck_version": self.version,
             "verdict": str(self.verdict),

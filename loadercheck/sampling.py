@@ -18,19 +18,24 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from . import sketch, targets
 from .errors import LabelError, LoaderError
-from .labels import LabelSpec, is_tensor, to_label_array
-from .results import Epoch, LabelKind, LoaderInfo, Stream
+from .ids import INPUT_ORDER, LENGTH_ORDER, METADATA_ORDER
+from .labels import METADATA_KEYS, LabelSpec, is_tensor, to_label_array
+from .results import Epoch, LabelKind, LoaderInfo, Signal, Stream
 
 DEFAULT_BATCHES = 500
 """Batches drawn per epoch when ``batches`` is not given (one epoch, capped)."""
 CONTINUOUS_MIN_DISTINCT = 20
 """Floating labels with more distinct values than this, not all integral, are continuous targets."""
+METADATA_MAX_VALUES = 256
+"""A metadata column is a categorical order signal when it holds 2..this many distinct values (and
+at most one per two samples): more and it is an identifier, not a group."""
 _MAX_DATASET_LABELS = 50_000_000
 
 _SHUFFLING_SAMPLERS = {"RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler"}
@@ -461,6 +466,12 @@ class StreamRecorder:
         self._features = features
         self._epochs: list[_EpochBuffer] = [self._new_buffer()]
         self._notes: list[str] = []
+        self._mode: str | None = None
+        """``"label"`` or ``"free"`` (no label: judged on inputs), decided by the first batch."""
+        self._target_kind = targets.Kind.CLASS
+        self._sketches: list[np.ndarray] | None = []
+        self._lengths: list[np.ndarray] | None = []
+        self._metadata: dict[str, list[np.ndarray] | None] = {}
 
     def _new_buffer(self) -> _EpochBuffer:
         return _EpochBuffer(fingerprints=[] if self._fingerprints else None, features=[] if self._features else None)
@@ -485,19 +496,16 @@ class StreamRecorder:
         return len(self._epochs)
 
     def add(self, batch: object) -> None:
-        """Record one batch: its labels, and its fingerprints / inputs when asked for."""
+        """Record one batch: its labels (or, without one, its input sketches), metadata columns, and
+        its fingerprints / inputs when asked for."""
         buffer = self._epochs[-1]
         index = len(buffer.labels)
-        raw, where = self._spec.locate(batch, index)
-        labels = to_label_array(raw, index)
-        if not self._notes:
-            self._notes.append(f"labels read from {where}")
-            if getattr(raw, "ndim", None) == 2 and raw.shape[1] > 1:  # type: ignore[attr-defined]
-                self._notes.append("label rows are one-hot or probabilities, read as their argmax")
+        labels, inputs = self._read_labels(batch, index)
         first_epoch = len(self._epochs) == 1
+        if first_epoch:
+            self._record_signals(batch, inputs, labels.size, index)
         want_inputs = self._keep_inputs and first_epoch
         if want_inputs or buffer.fingerprints is not None or buffer.features is not None:
-            inputs = self._spec.extract_inputs(batch)
             if want_inputs:
                 buffer.inputs.append(inputs)
             if buffer.features is not None:
@@ -520,6 +528,137 @@ class StreamRecorder:
                     buffer.fingerprints.append(hashes)
         buffer.labels.append(labels)
         buffer.samples += labels.size
+
+    # ------------------------------------------------------------------ labels, or none
+    def _read_labels(self, batch: object, index: int) -> tuple[np.ndarray, object]:
+        """One label per sample (zeros for a label-free feed) and the batch's inputs."""
+        if self._mode == "free":
+            return self._free_labels(batch, index, None), self._inputs(batch)
+        try:
+            raw, where = self._spec.locate(batch, index)
+        except LabelError as exc:
+            if self._mode is None and self._spec.mode == "auto":
+                return self._go_free(batch, index, exc, targets.Kind.NONE, "no label field was found")
+            raise
+        inputs = self._inputs(batch)
+        reduced = targets.reduce_structured(raw, inputs)
+        if reduced is not None and reduced.kind == targets.Kind.TOKENS:
+            if self._mode is None:
+                return self._go_free(batch, index, None, targets.Kind.TOKENS, targets.DESCRIPTIONS[targets.Kind.TOKENS])
+            raise LabelError(f"the labels of batch {index} ({where}) are per-token sequences, while batch 0 gave "
+                             "one label per sample; every batch must carry its labels in one form")
+        if reduced is not None:
+            labels, kind = reduced.values, reduced.kind
+        else:
+            try:
+                labels = to_label_array(raw, index)
+            except LabelError as exc:
+                if self._mode is None and self._spec.mode == "auto" and _several_values(raw):
+                    shape = tuple(raw.shape)  # type: ignore[attr-defined]
+                    return self._go_free(batch, index, exc, targets.Kind.NONE,
+                                         f"{where} holds arrays of shape {shape}, not one label per sample")
+                raise
+            kind = targets.Kind.CLASS
+            if self._target_kind == targets.Kind.MULTI_LABEL and getattr(raw, "ndim", 0) == 2:
+                kind = targets.Kind.MULTI_LABEL  # a batch whose rows happen to be one-hot: its lead labels
+        if self._mode is None:
+            self._mode, self._target_kind = "label", kind
+            self._notes.append(f"labels read from {where}")
+            if kind in targets.DESCRIPTIONS:
+                self._notes.append(targets.DESCRIPTIONS[kind])
+            elif getattr(raw, "ndim", None) == 2 and raw.shape[1] > 1:  # type: ignore[attr-defined]
+                self._notes.append("label rows are one-hot or probabilities, read as their argmax")
+        elif kind != self._target_kind and {kind, self._target_kind} != {targets.Kind.CLASS, targets.Kind.MULTI_LABEL}:
+            raise LabelError(f"the labels of batch {index} ({where}) are {kind} targets, while batch 0 gave "
+                             f"{self._target_kind} targets; every batch must carry its labels in one form")
+        return labels, inputs
+
+    def _inputs(self, batch: object) -> object:
+        inputs = self._spec.extract_inputs(batch)
+        if inputs is None and sketch.to_numpy(batch) is not None:
+            return batch  # a bare tensor or array: the batch is its inputs
+        return inputs
+
+    def _go_free(self, batch: object, index: int, error: LabelError | None, kind: str,
+                 why: str) -> tuple[np.ndarray, object]:
+        """Switch to a label-free reading of the feed (its inputs and metadata carry the order)."""
+        inputs = self._inputs(batch)
+        if _count(inputs) is None:
+            if error is not None:
+                raise LabelError(f"{error} Nor does it hold inputs loadercheck can read (an array, a tensor or "
+                                 "token ids) to judge a feed without labels on.") from error
+            raise LabelError(f"batch {index} has per-token labels but no token inputs loadercheck can read; "
+                             "pass --label module:function returning one label per sample")
+        self._mode, self._target_kind = "free", kind
+        self._notes.append(f"{why}: the feed is judged on its inputs (the input-order and length-order checks) "
+                           "and on any metadata column")
+        return self._free_labels(batch, index, inputs), inputs
+
+    def _free_labels(self, batch: object, index: int, inputs: object) -> np.ndarray:
+        n = _count(inputs if inputs is not None else self._inputs(batch))
+        if n is None:
+            raise LabelError(f"batch {index} holds no inputs loadercheck can read (a {type(batch).__name__}), "
+                             "while batch 0 did; every batch must have the same structure")
+        return np.zeros(n, dtype=np.int64)
+
+    def _record_signals(self, batch: object, inputs: object, n: int, index: int) -> None:
+        """First epoch: input sketches (label-free feeds) and metadata columns, one value per sample."""
+        if self._mode == "free" and self._sketches is not None:
+            mask = batch.get("attention_mask") if isinstance(batch, Mapping) else None
+            found = sketch.input_sketches(inputs, n, mask) if n else (np.empty((0, sketch.SKETCH_DIM)), None)
+            if found is None:
+                self._sketches = self._lengths = None
+                self._note(f"input sketches skipped (batch {index}): the inputs are neither numeric arrays nor token "
+                           "sequences with one row per sample; the input-order check needs them")
+            else:
+                self._sketches.append(found[0])
+                if self._lengths is not None and found[1] is not None:
+                    self._lengths.append(found[1])
+                else:
+                    self._lengths = None
+        for key, values in _metadata_columns(batch, self._spec).items():
+            parts = self._metadata.setdefault(key, [] if index == 0 else None)
+            if parts is None:
+                continue
+            try:
+                array = to_label_array(values, index)
+            except LabelError:
+                array = None
+            if array is None or array.size != n or array.dtype.kind == "f":
+                self._metadata[key] = None
+                continue
+            parts.append(array)
+
+    def _signals(self, samples: int) -> tuple[Signal, ...]:
+        """The order signals besides the label, fitted on the first epoch's samples as a multiset."""
+        out: list[Signal] = []
+        if self._mode == "free" and self._sketches:
+            sketches = np.concatenate(self._sketches)
+            if sketches.shape[0] == samples:
+                codes = sketch.cluster_codes(sketches)
+                what = "token histograms" if self._lengths else "input values"
+                out.append(Signal(INPUT_ORDER, "input cluster", codes, LabelKind.CATEGORICAL,
+                                  classes=tuple(range(int(codes.max()) + 1 if codes.size else 0)),
+                                  description=f"inputs sketched (random projections of their {what}) and split "
+                                              f"into {np.unique(codes).size} cluster(s) fitted on the sampled set"))
+        if self._mode == "free" and self._lengths:
+            lengths = np.concatenate(self._lengths)
+            if lengths.size == samples and np.unique(lengths).size > 1:
+                out.append(Signal(LENGTH_ORDER, "sequence length", lengths.astype(np.float64), LabelKind.CONTINUOUS,
+                                  description="sequence lengths (tokens the attention mask keeps)"))
+        for key, parts in self._metadata.items():
+            if not parts:
+                continue
+            values = np.concatenate(parts)
+            if values.size != samples:
+                continue
+            table, codes = np.unique(values, return_inverse=True)
+            if not 2 <= table.size <= min(METADATA_MAX_VALUES, max(2, samples // 2)):
+                continue
+            out.append(Signal(METADATA_ORDER, str(key), codes.astype(np.int64).ravel(), LabelKind.CATEGORICAL,
+                              classes=tuple(table.tolist()),
+                              description=f"metadata column {key!r} ({table.size} values) tested as an order signal"))
+        return tuple(out)
 
     def new_epoch(self) -> None:
         """Start recording a new pass (no-op while the current one is still empty)."""
@@ -560,7 +699,9 @@ class StreamRecorder:
             notes_out.append("a later pass yielded no samples and was left out")
             epochs = [epochs[0], *[e for e in epochs[1:] if e.samples]]
         values, family = _concatenate([lab for e in epochs for lab in e.labels])
-        kind = _label_kind(values)
+        kind = LabelKind.NONE if self._mode == "free" else _label_kind(values)
+        if kind is LabelKind.NONE:
+            dataset_labels = None
         reference, note = _align_dataset_labels(dataset_labels, values, family, kind)
         if note:
             notes_out.append(note)
@@ -568,6 +709,8 @@ class StreamRecorder:
             coded = values.astype(np.float64)
             classes: tuple[Any, ...] = ()
             reference_coded = None if reference is None else reference.astype(np.float64)
+        elif kind is LabelKind.NONE:
+            coded, classes, reference_coded = values.astype(np.int64), (), None
         else:
             table = np.unique(values if reference is None else np.concatenate([values, reference]))
             coded = np.searchsorted(table, values).astype(np.int64)
@@ -597,11 +740,40 @@ class StreamRecorder:
             inputs=list(self._epochs[0].inputs) if self._keep_inputs else None,
             seconds=float(seconds),
             dataset_labels=reference_coded,
+            target_kind=self._target_kind,
+            signals=self._signals(epochs[0].samples),
         )
 
     def _note(self, text: str) -> None:
         if text not in self._notes:
             self._notes.append(text)
+
+
+def _several_values(raw: object) -> bool:
+    """An array with several numeric values per sample (not a label column): inputs, views, embeddings."""
+    array = sketch.to_numpy(raw)
+    return array is not None and array.ndim >= 2 and int(np.prod(array.shape[1:])) > 1
+
+
+def _count(inputs: object) -> int | None:
+    """Samples in a batch's inputs (rows of an array, items of a list), or None when unreadable."""
+    array = sketch.to_numpy(inputs)
+    if array is not None:
+        return int(array.shape[0]) if array.ndim >= 1 else None
+    if isinstance(inputs, (list, tuple)) and inputs:
+        return len(inputs)
+    return None
+
+
+def _metadata_columns(batch: object, spec: LabelSpec) -> dict[str, object]:
+    """Categorical metadata fields (:data:`~loadercheck.labels.METADATA_KEYS`) of a batch, by key."""
+    label_key = spec.path[0] if spec.mode == "path" and len(spec.path) == 1 else None
+    if isinstance(batch, Mapping):
+        return {k: batch[k] for k in METADATA_KEYS if k in batch and k != label_key}
+    if isinstance(batch, (list, tuple)) and batch and all(isinstance(x, Mapping) for x in batch):
+        return {k: [x[k] for x in batch] for k in METADATA_KEYS
+                if k != label_key and all(k in x for x in batch)}
+    return {}
 
 
 def _family(array: np.ndarray) -> str:

@@ -260,7 +260,7 @@ def test_bad_option_is_rejected():
 
 
 def test_labels_not_found_raise_by_default_and_warn_otherwise():
-    batches = [{"pixels": np.zeros((4, 2))} for _ in range(5)]
+    batches = [{"name": "a", "id": i} for i in range(5)]  # no label, no array, no token sequence
     with pytest.raises(LabelError, match="label"):
         consume(loadercheck.guard(batches))
     g = loadercheck.guard(batches, on_fail="warn")

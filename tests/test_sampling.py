@@ -265,9 +265,17 @@ def test_dataloader_worker_error_is_reported():
     assert "Traceback" not in str(info.value)
 
 
-def test_labels_missing_in_a_batch():
-    with pytest.raises(LabelError, match=r"no label found in batch 0, a dict with keys \['image'\]"):
-        draw([{"image": np.zeros((2, 2))}])
+def test_nothing_readable_in_a_batch():
+    with pytest.raises(LabelError, match=r"no label found in batch 0, a dict with keys \['caption'\].*"
+                                         r"Nor does it hold inputs"):
+        draw([{"caption": ["a", "b"]}])
+
+
+def test_a_batch_without_labels_is_read_from_its_inputs():
+    stream = draw([{"image": np.arange(4.0).reshape(2, 2)}])
+    assert stream.kind is LabelKind.NONE and stream.target_kind == "none"
+    assert stream.labels.tolist() == [0, 0] and [s.check for s in stream.signals] == ["input-order"]
+    assert any("no label field was found" in note for note in stream.notes)
 
 
 def test_nan_label_names_its_batch():

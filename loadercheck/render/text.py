@@ -52,9 +52,14 @@ def _header(report: Report) -> Text:
     text.append(f"  {report.target}\n")
     text.append(f"loader: {report.loader.describe()}\n", style="dim")
     classes = f"{s.classes} classes" if s.classes is not None else "continuous target"
+    what = "labels"
+    if str(s.label_kind) == "none":
+        what, classes = "samples", "no class label" + (" (language-model token labels)" if s.target_kind == "tokens" else "")
+    elif s.target_kind not in ("class", "none"):
+        classes += f" ({s.target_kind} targets)"
     epochs = f"{s.epochs} epoch" + ("s" if s.epochs != 1 else "")
     batch = f" of {s.batch_size}" if s.batch_size else ""
-    text.append(f"sampled {s.samples:,} labels in {s.batches:,} batches{batch} ({epochs}), {classes}, {s.seconds:.1f} s")
+    text.append(f"sampled {s.samples:,} {what} in {s.batches:,} batches{batch} ({epochs}), {classes}, {s.seconds:.1f} s")
     for note in s.notes:
         text.append(f"\nnote: {note}", style="yellow")
     return text
@@ -65,7 +70,10 @@ def _strip(report: Report) -> Text:
     per = max(1, -(-report.stream.batches // len(cells)))
     unit = "batch" if per == 1 else f"{per} batches"
     label = "target decile" if report.stream.classes is None else "majority class"
-    text = Text(f"\nlabel strip (one cell per {unit}; symbol = {label}, {MIXED} = mixed)\n", style="dim")
+    title = "label strip"
+    if str(report.stream.label_kind) == "none":
+        title, label = "input strip", "majority input cluster"
+    text = Text(f"\n{title} (one cell per {unit}; symbol = {label}, {MIXED} = mixed)\n", style="dim")
     for code, share in cells:
         symbol = SYMBOLS[code % len(SYMBOLS)] if share >= PURE_SHARE else MIXED
         style = CLASS_COLORS[code % len(CLASS_COLORS)] if share >= PURE_SHARE else "dim"
