@@ -85,6 +85,10 @@ class Context:
         return f"{self.unit}s"
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
@@ -92,7 +96,7 @@ def _pct(x: float) -> str:
 def _describe_runs(r: TestResult, ctx: Context) -> str:
     d = r.details
     text = (
-        f"neighbouring samples share a {ctx.unit} {_pct(d['match_rate'])} of the time; "
+        f"neighbouring samples share {_article(ctx.unit)} {ctx.unit} {_pct(d['match_rate'])} of the time; "
         f"a shuffled feed: {_pct(d['expected_rate'])}"
     )
     if not ctx.significant and (r.effect or 0.0) < -0.05:
@@ -169,13 +173,17 @@ ORDER_CHECK_IDS: frozenset[str] = frozenset(
 """The statistical order checks (their Holm family); the other ids are forensics, probe and info."""
 
 
+_WORDING_PREFERENCE = (LABEL_RUNS, WINDOW_DRIFT, BATCH_ENTROPY, TARGET_TREND, LABEL_AUTOCORRELATION)
+
+
 def _signal_battery(signal: Signal) -> OrderCheck:
     """One order check for a signal: the label battery run on the signal's values, Bonferroni-combined.
 
     Categorical signals get the four categorical tests, continuous ones (lengths) the trend test and
     the four tests on decile bins. The check's p-value is ``min(1, m * min_j p_j)`` over the ``m``
     tests that could run (valid under any dependence); its statistic, effect, wording and effect
-    threshold are the strongest test's.
+    threshold are the strongest test's (among tests within 10x of the smallest p-value, the one
+    whose wording reads most directly: runs, then drift, batches, trend, autocorrelation).
     """
     continuous = signal.kind is LabelKind.CONTINUOUS
     parts = ([TARGET_TREND_CHECK] if continuous else []) + list(CATEGORICAL_CHECKS)
@@ -191,7 +199,11 @@ def _signal_battery(signal: Signal) -> OrderCheck:
                 continue
         if not ran:
             raise stats.NotEnoughData(f"too few samples to test the {signal.name} order")
-        best, result = min(ran, key=lambda cr: cr[1].pvalue)
+        smallest = min(r.pvalue for _, r in ran)
+        # the test that words the finding best among those within 10x of the smallest p-value (or all
+        # beyond 1e-12: a gross defect, where every test is overwhelming)
+        best, result = min((cr for cr in ran if cr[1].pvalue <= max(10 * smallest, 1e-12)),
+                           key=lambda cr: _WORDING_PREFERENCE.index(cr[0].id))
         pvalue = min(1.0, len(ran) * result.pvalue)
         details = {**result.details, "subtest": best.id, "subtest_pvalues": {c.id: r.pvalue for c, r in ran},
                    "min_effect": best.min_effect, "signal": signal.name}

@@ -154,6 +154,9 @@ def build_features(stream: Stream, seed: int = 0, steps: int | None = None) -> F
     if stream.inputs is None:
         raise ProbeSkip("the stream holds no inputs (the sampling layer kept labels only); "
                         "run with probe=True / --probe so inputs are kept")
+    if stream.kind is LabelKind.NONE:
+        raise ProbeSkip("the feed has no class label or target to train on (the probe trains a small "
+                        "classifier or regressor); its order is judged by the input-order checks")
     if stream.kind is LabelKind.CATEGORICAL and np.unique(stream.labels).size < 2:
         raise ProbeSkip(f"all {stream.samples:,} sampled labels are one class: training order cannot "
                         "matter on this sample (draw more batches)")

@@ -603,9 +603,9 @@ class StreamRecorder:
 
     def _record_signals(self, batch: object, inputs: object, n: int, index: int) -> None:
         """First epoch: input sketches (label-free feeds) and metadata columns, one value per sample."""
-        if self._mode == "free" and self._sketches is not None:
+        if self._mode == "free" and self._sketches is not None and n:
             mask = batch.get("attention_mask") if isinstance(batch, Mapping) else None
-            found = sketch.input_sketches(inputs, n, mask) if n else (np.empty((0, sketch.SKETCH_DIM)), None)
+            found = sketch.input_sketches(inputs, n, mask)
             if found is None:
                 self._sketches = self._lengths = None
                 self._note(f"input sketches skipped (batch {index}): the inputs are neither numeric arrays nor token "

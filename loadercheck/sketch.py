@@ -19,8 +19,13 @@ import numpy as np
 
 from .labels import is_tensor
 
-SKETCH_DIM = 16
-"""Values per sample in a sketch."""
+SKETCH_DIM = 32
+"""Values per sample in a sketch of array inputs (fixed random projections)."""
+TOKEN_BUCKETS = 256
+"""Token ids are hashed into this many buckets; a token sketch is the square root of the sample's
+bucket histogram (its share of tokens per bucket): a data-fitted projection (:func:`cluster_codes`)
+then finds the directions in which samples differ, which a few fixed projections of the histogram
+would drown in per-sample noise."""
 CODE_BITS = 3
 """Principal directions split at their median: up to 2**CODE_BITS codes."""
 _MAX_WIDTH = 1 << 10
@@ -103,11 +108,11 @@ def _resample(values: np.ndarray) -> np.ndarray:
 
 
 def value_sketches(rows: np.ndarray) -> np.ndarray:
-    """Fixed random projections of each row (seeded by the row width), ``(n, SKETCH_DIM)`` float64."""
+    """Fixed random projections of each row (seeded by the row width), ``(n, SKETCH_DIM)`` float32."""
     if rows.shape[1] > _MAX_WIDTH:
         rows = rows[:, :: -(-rows.shape[1] // _MAX_WIDTH)]
     values = np.nan_to_num(rows.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    return (values @ _directions(values.shape[1])).astype(np.float64)
+    return values @ _directions(values.shape[1])
 
 
 @functools.lru_cache(maxsize=8)
@@ -118,43 +123,63 @@ def _directions(width: int) -> np.ndarray:
 
 
 def token_sketches(tokens: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hashed bag-of-tokens sketches and lengths of ``(n, L)`` token ids weighted by ``weights`` (0/1)."""
-    ids = tokens.astype(np.int64).view(np.uint64)
-    lengths = weights.sum(axis=1)
-    out = np.empty((tokens.shape[0], SKETCH_DIM), dtype=np.float64)
-    denominator = np.maximum(lengths, 1.0)
-    for j in range(SKETCH_DIM):
-        h = ids * _M1 + np.uint64(((j + 1) * 0x94D049BB133111EB) % (1 << 64))
-        h ^= h >> np.uint64(31)
-        h *= _M2
-        h ^= h >> np.uint64(29)
-        sign = ((h >> np.uint64(63)).astype(np.float64) * 2.0) - 1.0
-        out[:, j] = (sign * weights).sum(axis=1) / denominator
-    return out, lengths
+    """Bucket-histogram sketches ``(n, TOKEN_BUCKETS)`` and lengths of ``(n, L)`` token ids.
+
+    Each id is hashed (splitmix64) into one of :data:`TOKEN_BUCKETS` buckets; a sample's sketch is
+    the square root of its share of kept tokens (``weights`` 1) per bucket (Hellinger scaling, so
+    frequent tokens do not drown the rest); ``lengths`` counts the kept tokens.
+    """
+    n = tokens.shape[0]
+    h = tokens.astype(np.int64).view(np.uint64) * _M1
+    h ^= h >> np.uint64(31)
+    h *= _M2
+    h ^= h >> np.uint64(29)
+    buckets = (h % np.uint64(TOKEN_BUCKETS)).astype(np.int64)
+    keep = weights > 0
+    rows = np.broadcast_to(np.arange(n)[:, None], tokens.shape)[keep]
+    counts = np.bincount(rows * TOKEN_BUCKETS + buckets[keep], minlength=n * TOKEN_BUCKETS)
+    counts = counts.reshape(n, TOKEN_BUCKETS).astype(np.float32)
+    lengths = keep.sum(axis=1).astype(np.float64)
+    shares = counts / np.maximum(lengths, 1.0)[:, None].astype(np.float32)
+    return np.sqrt(shares), lengths
 
 
 def cluster_codes(sketches: np.ndarray, bits: int = CODE_BITS) -> np.ndarray:
     """Categorical codes of the sketches, fitted on the set as a multiset (permutation-invariant).
 
-    The rows are put in lexicographic order, the top ``bits`` principal directions of the centred
-    sketches are found, and each sample's code is the pattern of its projections lying above the
-    median. The codes depend on the multiset of rows only, never on their order.
+    The rows are put in a canonical order (by a hash of their bytes), the top ``bits`` principal
+    directions of the centred sketches are found (eigenvectors of their scatter matrix), and each
+    sample's code is the pattern of its projections lying above the median. Every step runs on the
+    canonical rows, so the codes depend on the multiset of rows only, never on their order.
     """
     n = sketches.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    order = np.lexsort(sketches.T[::-1])
-    canonical = sketches[order]
+    order = np.argsort(_row_hashes(sketches), kind="stable")  # equal hashes: equal rows
+    canonical = sketches[order].astype(np.float64)
     centred = canonical - canonical.mean(axis=0)
     scale = np.abs(centred).max()
     if not np.isfinite(scale) or scale == 0:
         return np.zeros(n, dtype=np.int64)
     centred /= scale
-    _, values, vt = np.linalg.svd(centred, full_matrices=False)
-    keep = [j for j in range(min(bits, vt.shape[0])) if values[j] > 1e-9 * values[0]]
+    values, vectors = np.linalg.eigh(centred.T @ centred)  # ascending; columns are directions
+    top = np.argsort(values)[::-1][: min(bits, values.size)]
+    keep = [j for j in top if values[j] > 1e-12 * max(values[top[0]], 1e-300)]
+    vt = vectors.T
     projections = centred @ vt[keep].T  # computed on the canonical rows only: order cannot leak in
     above = projections > np.median(projections, axis=0)
     canonical_codes = (above.astype(np.int64) << np.arange(len(keep), dtype=np.int64)).sum(axis=1)
     codes = np.empty(n, dtype=np.int64)
     codes[order] = canonical_codes
     return codes
+
+
+def _row_hashes(rows: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row's bytes (equal rows hash equally; others collide with p ~ 2**-64)."""
+    words = np.ascontiguousarray(rows, dtype=np.float64).view(np.uint64)
+    keys = np.random.default_rng(0xC0DE).integers(1, 2**63, size=words.shape[1], dtype=np.uint64) | np.uint64(1)
+    h = (words * keys).sum(axis=1, dtype=np.uint64)
+    h ^= h >> np.uint64(31)
+    h *= _M2
+    h ^= h >> np.uint64(29)
+    return h
