@@ -182,8 +182,9 @@ def _signal_battery(signal: Signal) -> OrderCheck:
     Categorical signals get the four categorical tests, continuous ones (lengths) the trend test and
     the four tests on decile bins. The check's p-value is ``min(1, m * min_j p_j)`` over the ``m``
     tests that could run (valid under any dependence); its statistic, effect, wording and effect
-    threshold are the strongest test's (among tests within 10x of the smallest p-value, the one
-    whose wording reads most directly: runs, then drift, batches, trend, autocorrelation).
+    threshold are the strongest test's (among tests within 10x of the smallest p-value, or
+    significant on their own, the one whose wording reads most directly: runs, then drift,
+    batches, trend, autocorrelation).
     """
     continuous = signal.kind is LabelKind.CONTINUOUS
     parts = ([TARGET_TREND_CHECK] if continuous else []) + list(CATEGORICAL_CHECKS)
@@ -200,11 +201,12 @@ def _signal_battery(signal: Signal) -> OrderCheck:
         if not ran:
             raise stats.NotEnoughData(f"too few samples to test the {signal.name} order")
         smallest = min(r.pvalue for _, r in ran)
-        # the test that words the finding best among those within 10x of the smallest p-value (or all
-        # beyond 1e-12: a gross defect, where every test is overwhelming)
-        best, result = min((cr for cr in ran if cr[1].pvalue <= max(10 * smallest, 1e-12)),
+        # the test that words the finding best among those within 10x of the smallest p-value, or
+        # among all that are significant on their own (a gross defect, where every test is)
+        level = mc_below / (MC_FACTOR * len(parts))
+        best, result = min((cr for cr in ran if cr[1].pvalue <= max(10 * smallest, level)),
                            key=lambda cr: _WORDING_PREFERENCE.index(cr[0].id))
-        pvalue = min(1.0, len(ran) * result.pvalue)
+        pvalue = min(1.0, len(ran) * smallest)
         details = {**result.details, "subtest": best.id, "subtest_pvalues": {c.id: r.pvalue for c, r in ran},
                    "min_effect": best.min_effect, "signal": signal.name}
         method = f"strongest of {len(ran)} ({best.id}: {result.method}), Bonferroni x{len(ran)}"

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 from loadercheck.checks import CHECK_IDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,3 +33,29 @@ def test_readme_installs_the_cpu_torch_first():
     readme = (ROOT / "README.md").read_text()
     assert readme.count("pip install torch==2.13.0 && pip install -e") == 2
     assert "python -m pytest" in (ROOT / ".ci" / "run").read_text()
+
+
+README_RUNS = re.compile(r"^loadercheck (examples/[\w/]+\.py:\w+)\s+# exit (\d)(?:: (.*))?$", re.M)
+
+
+def _readme_runs():
+    return README_RUNS.findall((ROOT / "README.md").read_text())
+
+
+def test_the_readme_documents_runs_with_their_exit_codes():
+    assert len(_readme_runs()) >= 4
+
+
+@pytest.mark.parametrize(("target", "code", "failing"), _readme_runs())
+def test_readme_example_runs_exit_as_documented(target, code, failing):
+    """Each `loadercheck examples/...  # exit N: ids fail` line of the README, run as written."""
+    from typer.testing import CliRunner
+
+    from loadercheck.cli import app
+
+    result = CliRunner().invoke(app, [str(ROOT / target.split(":")[0]) + ":" + target.split(":")[1]])
+    assert result.exit_code == int(code), result.output
+    for check_id in re.findall(r"[a-z]+(?:-[a-z]+)+", failing or ""):
+        assert re.search(rf"^FAIL +{check_id} ", result.stdout, re.M), f"{check_id} should fail:\n{result.stdout}"
+    if int(code) == 0:
+        assert "verdict: PASS" in result.stdout, result.stdout
