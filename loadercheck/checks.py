@@ -173,6 +173,10 @@ ORDER_CHECK_IDS: frozenset[str] = frozenset(
 """The statistical order checks (their Holm family); the other ids are forensics, probe and info."""
 
 
+NET_PERMS = 15999
+"""Permutations the label checks' safety net may use (4m/alpha - 1 for m = 4 at alpha 1e-3, STATS.md §3)."""
+NET_LABELS = 16384
+"""Labels the label checks' safety net permutes at most (a prefix of whole batches)."""
 _WORDING_PREFERENCE = (LABEL_RUNS, WINDOW_DRIFT, BATCH_ENTROPY, TARGET_TREND, LABEL_AUTOCORRELATION)
 
 
@@ -180,8 +184,12 @@ def _signal_battery(signal: Signal) -> OrderCheck:
     """One order check for a signal: the label battery run on the signal's values, Bonferroni-combined.
 
     Categorical signals get the four categorical tests, continuous ones (lengths) the trend test and
-    the four tests on decile bins. The check's p-value is ``min(1, m * min_j p_j)`` over the ``m``
-    tests that could run (valid under any dependence); its statistic, effect, wording and effect
+    the four tests on decile bins. The check's p-value is ``min(1, m * min_j p_j)`` over its ``m``
+    tests (Bonferroni, valid under any dependence). The tests run in wording order and stop at the
+    first one significant at the level where it decides the family; the rest count as p = 1 (which
+    only makes the combination larger, so it stays valid) and cost no permutations. Their safety
+    net gets the permutations that level needs (more than the label checks' 15,999: Bonferroni
+    over the tests and the larger family push the level down). Its statistic, effect, wording and effect
     threshold are the strongest test's (among tests within 10x of the smallest p-value, or
     significant on their own, the one whose wording reads most directly: runs, then drift,
     batches, trend, autocorrelation).
@@ -191,25 +199,34 @@ def _signal_battery(signal: Signal) -> OrderCheck:
 
     def test(values: np.ndarray, batch_sizes: np.ndarray, *, rng, mc_below: float) -> TestResult:
         codes = stats.decile_codes(values) if continuous else values
+        # the level at which one test decides the family (Holm's first step, after Bonferroni over
+        # the parts), and enough permutations for the safety net to certify it
+        level = mc_below / (MC_FACTOR * len(parts))
+        perms = max(NET_PERMS, int(np.ceil(4.0 / level)) - 1)
+        labels = max(2048, NET_LABELS * NET_PERMS // perms)  # the label checks' worst-case cost, no more
         ran: list[tuple[OrderCheck, TestResult]] = []
-        for part in parts:
+        for part in sorted(parts, key=lambda c: _WORDING_PREFERENCE.index(c.id)):
             data = values if part is TARGET_TREND_CHECK else codes
             try:
-                ran.append((part, part.test(data, batch_sizes, rng=rng, mc_below=mc_below / len(parts))))
+                result = part.test(data, batch_sizes, rng=rng, mc_below=mc_below / len(parts), mc_max_perms=perms,
+                                   mc_max_labels=labels)
             except stats.NotEnoughData:
                 continue
+            ran.append((part, result))
+            if result.pvalue <= level:
+                break  # decided: the tests not run count as p = 1 (valid, and saves their permutations)
         if not ran:
             raise stats.NotEnoughData(f"too few samples to test the {signal.name} order")
         smallest = min(r.pvalue for _, r in ran)
         # the test that words the finding best among those within 10x of the smallest p-value, or
         # among all that are significant on their own (a gross defect, where every test is)
-        level = mc_below / (MC_FACTOR * len(parts))
         best, result = min((cr for cr in ran if cr[1].pvalue <= max(10 * smallest, level)),
                            key=lambda cr: _WORDING_PREFERENCE.index(cr[0].id))
-        pvalue = min(1.0, len(ran) * smallest)
+        m = len(parts)
+        pvalue = min(1.0, m * smallest)
         details = {**result.details, "subtest": best.id, "subtest_pvalues": {c.id: r.pvalue for c, r in ran},
                    "min_effect": best.min_effect, "signal": signal.name}
-        method = f"strongest of {len(ran)} ({best.id}: {result.method}), Bonferroni x{len(ran)}"
+        method = f"strongest of {m} tests ({best.id}: {result.method}), Bonferroni x{m}"
         return TestResult(result.statistic, pvalue, result.effect, method, details)
 
     def describe(r: TestResult, ctx: Context) -> str:

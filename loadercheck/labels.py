@@ -22,7 +22,7 @@ LABEL_ATTRIBUTES: tuple[str, ...] = ("label", "labels", "y")
 """Attributes tried in this order on batch objects that are neither mappings nor sequences."""
 INPUT_KEYS: tuple[str, ...] = (
     "input", "inputs", "x", "image", "images", "img", "pixel_values", "input_ids", "data",
-    "features", "jpg", "jpeg", "png", "webp", "npy",
+    "features", "jpg", "jpeg", "png", "webp", "npy", "text", "txt",
 )  # fmt: skip
 """Mapping keys tried in this order for the input part of a batch (fingerprints, probe)."""
 INPUT_ATTRIBUTES: tuple[str, ...] = ("x", "input", "inputs")

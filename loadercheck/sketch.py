@@ -60,7 +60,8 @@ def input_sketches(inputs: object, n: int, mask: object = None) -> tuple[np.ndar
     Integer matrices ``(n, L)`` (and lists of integer sequences) are token sequences: each sample is
     the mean of fixed pseudo-random +-1 vectors of its tokens (a random projection of its token
     histogram), over the positions ``mask`` (an attention mask) keeps; ``lengths`` counts those
-    positions. Other numeric arrays: fixed random projections of the sample's values (strided down
+    positions. Raw text (a list of strings) is read as overlapping byte pairs, counted the same
+    way. Other numeric arrays: fixed random projections of the sample's values (strided down
     to 1,024 values; samples of different shapes resampled to 256 evenly spaced values).
     """
     array = to_numpy(inputs)
@@ -73,6 +74,9 @@ def input_sketches(inputs: object, n: int, mask: object = None) -> tuple[np.ndar
                 weights = np.ones(array.shape, dtype=np.float64)
             return token_sketches(array, weights.astype(np.float64))
         return value_sketches(array.reshape(n, -1)), None
+    if isinstance(inputs, (list, tuple)) and len(inputs) == n and n and all(
+            isinstance(x, (str, bytes)) for x in inputs):
+        return token_sketches(*_text_tokens(inputs))
     if isinstance(inputs, (list, tuple)) and len(inputs) == n and n:
         parts = [to_numpy(x) if not isinstance(x, (list, tuple)) else _int_sequence(x) for x in inputs]
         if any(p is None for p in parts):
@@ -90,6 +94,20 @@ def input_sketches(inputs: object, n: int, mask: object = None) -> tuple[np.ndar
         rows = np.stack([_resample(p.reshape(-1)) for p in parts])
         return value_sketches(rows), None
     return None
+
+
+def _text_tokens(texts: list | tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Raw text as tokens: overlapping byte pairs of its UTF-8 encoding (a tokenizer-free reading)."""
+    encoded = [np.frombuffer(t.encode("utf-8") if isinstance(t, str) else bytes(t), dtype=np.uint8).astype(np.int64)
+               for t in texts]
+    width = max(max(e.size - 1 for e in encoded), 1)
+    tokens = np.zeros((len(texts), width), dtype=np.int64)
+    weights = np.zeros((len(texts), width), dtype=np.float64)
+    for i, e in enumerate(encoded):
+        if e.size >= 2:
+            tokens[i, : e.size - 1] = e[:-1] * 256 + e[1:]
+            weights[i, : e.size - 1] = 1.0
+    return tokens, weights
 
 
 def _int_sequence(x: list | tuple) -> np.ndarray | None:
