@@ -28,6 +28,9 @@ then finds the directions in which samples differ, which a few fixed projections
 would drown in per-sample noise."""
 CODE_BITS = 3
 """Principal directions split at their median: up to 2**CODE_BITS codes."""
+NOISE_RATIO = 3.0
+"""A principal direction after the first is used when its variance is at least this many times the
+mean variance of the directions below it (structure, not per-sample noise)."""
 _MAX_WIDTH = 1 << 10
 """Array inputs wider than this are read on a fixed strided subset of this many values."""
 _RESAMPLE = 256
@@ -166,7 +169,8 @@ def cluster_codes(sketches: np.ndarray, bits: int = CODE_BITS) -> np.ndarray:
     """Categorical codes of the sketches, fitted on the set as a multiset (permutation-invariant).
 
     The rows are put in a canonical order (by a hash of their bytes), the top ``bits`` principal
-    directions of the centred sketches are found (eigenvectors of their scatter matrix), and each
+    directions of the centred sketches are found (eigenvectors of their scatter matrix; the second
+    and third only when their variance stands out of the directions below, :data:`NOISE_RATIO`), and each
     sample's code is the pattern of its projections lying above the median. Every step runs on the
     canonical rows, so the codes depend on the multiset of rows only, never on their order.
     """
@@ -181,8 +185,16 @@ def cluster_codes(sketches: np.ndarray, bits: int = CODE_BITS) -> np.ndarray:
         return np.zeros(n, dtype=np.int64)
     centred /= scale
     values, vectors = np.linalg.eigh(centred.T @ centred)  # ascending; columns are directions
-    top = np.argsort(values)[::-1][: min(bits, values.size)]
-    keep = [j for j in top if values[j] > 1e-12 * max(values[top[0]], 1e-300)]
+    ranked = np.sort(values)[::-1]
+    ranked = ranked[ranked > 1e-12 * max(ranked[0], 1e-300)]
+    top = np.argsort(values)[::-1]
+    # the first direction always; the next ones only where they stand out of the directions below
+    # them (a median split of a noise direction would only dilute the clusters' codes)
+    keep = [int(top[0])] if ranked.size else []
+    for i in range(1, min(bits, ranked.size - 1)):
+        if ranked[i] < NOISE_RATIO * ranked[i + 1:].mean():
+            break
+        keep.append(int(top[i]))
     vt = vectors.T
     projections = centred @ vt[keep].T  # computed on the canonical rows only: order cannot leak in
     above = projections > np.median(projections, axis=0)
