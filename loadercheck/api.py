@@ -63,6 +63,7 @@ def sample(loader: Any, options: Options, *, progress: Callable[[int, int | None
         batches=options.batches,
         max_samples=options.max_samples,
         timeout=options.timeout,
+        stall=options.stall,
         keep_inputs=options.probe,
         progress=progress,
         from_sampler=options.from_sampler,

@@ -45,6 +45,7 @@ def run(
     batches: Optional[int] = typer.Option(None, min=1, help="Batches to draw per epoch [default: one epoch, at most 500]."),
     max_samples: Optional[int] = typer.Option(None, min=1, help="Samples to draw per epoch at most."),
     timeout: Optional[float] = typer.Option(None, min=0.001, help="Stop drawing after this many seconds and report on what was drawn."),
+    stall: float = typer.Option(300.0, min=0.0, help="Give up (exit 2) when the loader yields no batch for this many seconds; 0 waits forever."),
     label: Optional[str] = typer.Option(None, help="Where the labels are: index (1), key (label), dotted path (meta.label) or module:function."),
     ordered: bool = typer.Option(False, "--ordered", help="The feed is ordered on purpose (time series, curriculum): order checks never fail."),
     probe: bool = typer.Option(False, "--probe/--no-probe", help="Also run a short probe training: feed order vs shuffled."),
@@ -56,49 +57,96 @@ def run(
     html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help='Also write a self-contained HTML report with figures (needs pip install "loadercheck[plot]").'),
     from_sampler: Optional[bool] = typer.Option(None, "--from-sampler/--no-from-sampler", help="Read whole epochs' order from a map-style DataLoader's batch sampler, labels from the dataset's metadata (no sample loaded) [default: only when the sampled prefix is one class]."),
     alpha: float = typer.Option(1e-3, min=1e-12, max=0.5, help="Family-wise false-alarm rate on a shuffled feed."),
-    seed: int = typer.Option(0, help="Seed of every random choice; the same seed gives the same report."),
+    seed: int = typer.Option(0, min=0, help="Seed of every random choice; the same seed gives the same report."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """Check that a training loader's feed order is a good shuffle; exit 0 (ok), 1 (a check failed), 2 (error)."""
-    from .errors import LoaderCheckError
-
     try:
+        _validate_paths(output, html)
         if html is not None:
             from .render.plots import require_matplotlib
 
             require_matplotlib()  # say what to install before drawing any batch
         report, stream = _check(target, label=_label(label), batches=batches, max_samples=max_samples,
-                                timeout=timeout, ordered=ordered, probe=probe, device=device.value, alpha=alpha,
-                                seed=seed, probe_steps=probe_steps, probe_seeds=probe_seeds,
-                                from_sampler=from_sampler)
+                                timeout=timeout, stall=stall or None, ordered=ordered, probe=probe,
+                                device=device.value, alpha=alpha, seed=seed, probe_steps=probe_steps,
+                                probe_seeds=probe_seeds, from_sampler=from_sampler)
         if html is not None:
             from .render.html import render_html
 
             page = render_html(report, stream)
-    except LoaderCheckError as exc:
-        typer.echo(f"loadercheck: error: {exc}", err=True)
-        if format is Format.json:  # scripts still get one JSON document where the report would go
-            from .render.json import render_error
+            html.write_text(page, encoding="utf-8")
+            typer.echo(f"loadercheck: HTML report written to {html}", err=True)
+        if format is Format.json:
+            from .render.json import render_json
 
-            _emit(render_error(target, str(exc)), output)
-        raise typer.Exit(EXIT_ERROR)
-    if html is not None:
-        html.write_text(page, encoding="utf-8")
-        typer.echo(f"loadercheck: HTML report written to {html}", err=True)
+            text = render_json(report)
+        else:
+            from .render.text import render_text
 
-    if format is Format.json:
-        from .render.json import render_json
-
-        text = render_json(report)
-    else:
-        from .render.text import render_text
-
-        color = output is None and sys.stdout.isatty()
-        text = render_text(report, color=color, width=_width(color))
-    _emit(text, output)
+            color = output is None and sys.stdout.isatty()
+            text = render_text(report, color=color, width=_width(color))
+        _emit(text, output)
+    except BaseException as exc:  # noqa: BLE001 - every ending but a verdict is exit 2 (SPEC §6)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        _fail(target, format, output, _error_message(exc))
     if output is not None:
         typer.echo(f"loadercheck: {report.verdict.upper()} — report written to {output}", err=True)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_FAIL)
+
+
+def _error_message(exc: BaseException) -> str:
+    """One paragraph for any way a run can end without a report."""
+    from .errors import LoaderCheckError
+
+    if isinstance(exc, LoaderCheckError):
+        return str(exc)
+    if isinstance(exc, SystemExit):
+        return (f"the target called sys.exit({exc.code!r}) while it was imported, built or iterated, so there was "
+                "nothing to check. A module run as a script should keep its top-level code under "
+                "`if __name__ == \"__main__\":`, and a factory should return the loader, not exit.")
+    if isinstance(exc, OSError) and getattr(exc, "filename", None) is not None:
+        return f"cannot write {exc.filename}: {exc.strerror or exc}. Choose a writable path for --output / --html."
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        where = f" (at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno})"
+    return (f"an unexpected {type(exc).__name__} stopped the check{where}: {exc}. This is a loadercheck bug, or a "
+            "loader it does not understand yet: please report it with the command you ran; `python -c \"import "
+            "loadercheck; loadercheck.check(loader)\"` shows the full traceback.")
+
+
+def _fail(target: str, format: "Format", output: Path | None, message: str) -> None:
+    """Print the error on stderr (and, under --format json, the error document), then exit 2."""
+    from .render.safe import printable
+
+    typer.echo(f"loadercheck: error: {printable(message)}", err=True)
+    if format is Format.json:  # scripts still get one JSON document where the report would go
+        from .render.json import render_error
+
+        try:
+            _emit(render_error(target, message), output)
+        except OSError:
+            sys.stdout.write(render_error(target, message))
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _validate_paths(*paths: Path | None) -> None:
+    """Output files must be writable before any batch is drawn (a long draw, then no report, helps nobody)."""
+    from .errors import LoaderCheckError
+
+    for path in paths:
+        if path is None:
+            continue
+        if path.is_dir():
+            raise LoaderCheckError(f"{path} is a folder; --output and --html take a file name (e.g. {path / 'report.txt'}).")
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise LoaderCheckError(f"cannot write {path}: the folder {folder} does not exist. Create it first "
+                                   f"(mkdir -p {folder}) or choose another path.")
 
 
 def _emit(text: str, output: Path | None) -> None:

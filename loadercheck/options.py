@@ -26,6 +26,9 @@ class Options:
     """Samples to draw per epoch at most."""
     timeout: float | None = None
     """Seconds to spend drawing batches at most."""
+    stall: float | None = None
+    """Give up (a LoaderError) when the loader yields no batch for this many seconds; None waits forever
+    (the CLI's ``--stall`` defaults to 300)."""
     label: str | int | Callable[..., Any] | None = None
     """Where the labels are in a batch (index, key, dotted path, or ``module:function``); None = auto-detect."""
     probe: bool = False
@@ -45,17 +48,24 @@ class Options:
     """Under torch.distributed: gather every rank's summary and report overlap/coverage/balance (rank-coverage)."""
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.alpha < 0.5:
+        if not _number(self.alpha) or not 0.0 < self.alpha < 0.5:
             raise LoaderCheckError(
                 f"alpha must be between 0 and 0.5 (the family-wise false-alarm rate), got {self.alpha!r}; "
                 "the default 1e-3 suits CI."
             )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise LoaderCheckError(f"seed must be a non-negative integer, got {self.seed!r}; the default is 0.")
         for name in ("batches", "max_samples"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise LoaderCheckError(f"{name} must be a positive integer, got {value!r}.")
-        if self.timeout is not None and not self.timeout > 0:
-            raise LoaderCheckError(f"timeout must be a positive number of seconds, got {self.timeout!r}.")
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise LoaderCheckError(f"{name} must be a positive integer or None, got {value!r}.")
+        for name in ("timeout", "stall"):
+            value = getattr(self, name)
+            if value is not None and (not _number(value) or not value > 0):
+                raise LoaderCheckError(f"{name} must be a positive number of seconds or None, got {value!r}.")
+        for name in ("ordered", "probe", "distributed"):
+            if not isinstance(getattr(self, name), bool):
+                raise LoaderCheckError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         if self.from_sampler not in (None, True, False):
             raise LoaderCheckError(f"from_sampler must be True, False or None (automatic), got {self.from_sampler!r}.")
         if self.device not in DEVICES:
@@ -75,6 +85,11 @@ class Options:
         if self.labels is not None:
             out["labels"] = f"<{type(self.labels).__name__} of {_size(self.labels)} labels>"
         return out
+
+
+def _number(value: Any) -> bool:
+    """A real number (int or float, not a bool), finite or not."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _size(values: Any) -> str:

@@ -66,6 +66,9 @@ def label_strip(stream: Stream, cells: int = STRIP_CELLS) -> tuple[tuple[int, in
         edges = np.append(edges, bounds[-1])
     strip = []
     for start, stop in zip(edges[:-1], edges[1:]):
+        if stop <= start:  # an empty batch: a mixed cell
+            strip.append((0, 0))
+            continue
         counts = np.bincount(labels[start:stop])
         top = int(np.argmax(counts))
         strip.append((top, int(round(100 * counts[top] / (stop - start)))))

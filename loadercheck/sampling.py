@@ -501,6 +501,7 @@ class StreamRecorder:
         buffer = self._epochs[-1]
         index = len(buffer.labels)
         labels, inputs = self._read_labels(batch, index)
+        self._check_counts(labels, inputs, index)
         first_epoch = len(self._epochs) == 1
         if first_epoch:
             self._record_signals(batch, inputs, labels.size, index)
@@ -509,7 +510,8 @@ class StreamRecorder:
             if want_inputs:
                 buffer.inputs.append(inputs)
             if buffer.features is not None:
-                summary = feature_summaries(inputs, labels.size) if labels.size else np.empty((0, len(FEATURE_NAMES)))
+                summary = (_quietly(feature_summaries, inputs, labels.size) if labels.size
+                           else np.empty((0, len(FEATURE_NAMES))))
                 if summary is None:
                     buffer.features = None
                     self._note(f"input summaries skipped (batch {index}): the inputs are not numeric arrays "
@@ -517,7 +519,8 @@ class StreamRecorder:
                 else:
                     buffer.features.append(summary)
             if buffer.fingerprints is not None:
-                hashes, reason = fingerprint(inputs, labels.size)
+                hashes, reason = _quietly(fingerprint, inputs, labels.size) or (None, "the inputs could not be read "
+                                                                                "as bytes (e.g. tensors on the meta device)")
                 if hashes is None:
                     buffer.fingerprints = None
                     self._note(
@@ -573,9 +576,29 @@ class StreamRecorder:
                              f"{self._target_kind} targets; every batch must carry its labels in one form")
         return labels, inputs
 
+    def _check_counts(self, labels: np.ndarray, inputs: object, index: int) -> None:
+        """Labels must be one per input: a mismatch is an error naming both counts.
+
+        One label for several input rows is read as one sample (iterating a dataset sample by
+        sample gives a scalar label and an unbatched input), said once in the notes.
+        """
+        rows = _count(inputs)
+        if rows is None or rows == labels.size or self._mode == "free":
+            return
+        if labels.size == 1:
+            self._note("each batch gave one label for an input of several rows: each batch is read as one sample "
+                       "(an unbatched dataset iterated directly); if a batch holds several samples, its labels are "
+                       "not one per sample: pass --label")
+            return
+        raise LabelError(
+            f"batch {index} has {labels.size} labels for {rows} inputs: loadercheck needs one label per input "
+            "sample. The label field may be a per-batch value or a different field; pass --label to name the "
+            "per-sample labels (or a module:function returning one label per sample)."
+        )
+
     def _inputs(self, batch: object) -> object:
         inputs = self._spec.extract_inputs(batch)
-        if inputs is None and sketch.to_numpy(batch) is not None:
+        if inputs is None and (isinstance(batch, np.ndarray) or is_tensor(batch)):
             return batch  # a bare tensor or array: the batch is its inputs
         return inputs
 
@@ -605,7 +628,7 @@ class StreamRecorder:
         """First epoch: input sketches (label-free feeds) and metadata columns, one value per sample."""
         if self._mode == "free" and self._sketches is not None and n:
             mask = batch.get("attention_mask") if isinstance(batch, Mapping) else None
-            found = sketch.input_sketches(inputs, n, mask)
+            found = _quietly(sketch.input_sketches, inputs, n, mask)
             if found is None:
                 self._sketches = self._lengths = None
                 self._note(f"input sketches skipped (batch {index}): the inputs are neither numeric arrays nor token "
@@ -749,6 +772,15 @@ class StreamRecorder:
             self._notes.append(text)
 
 
+def _quietly(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)``, or None when the inputs cannot be read (a meta-device tensor, an odd dtype):
+    what is derived from inputs is optional and is then skipped with a note, never a crash."""
+    try:
+        return function(*args)
+    except Exception:  # noqa: BLE001 - optional summaries of inputs we do not understand
+        return None
+
+
 def _several_values(raw: object) -> bool:
     """An array with several numeric values per sample (not a label column): inputs, views, embeddings."""
     array = sketch.to_numpy(raw)
@@ -757,9 +789,9 @@ def _several_values(raw: object) -> bool:
 
 def _count(inputs: object) -> int | None:
     """Samples in a batch's inputs (rows of an array, items of a list), or None when unreadable."""
-    array = sketch.to_numpy(inputs)
-    if array is not None:
-        return int(array.shape[0]) if array.ndim >= 1 else None
+    if isinstance(inputs, np.ndarray) or is_tensor(inputs):
+        shape = tuple(inputs.shape)  # type: ignore[union-attr]
+        return int(shape[0]) if shape else None
     if isinstance(inputs, (list, tuple)) and inputs:
         return len(inputs)
     return None
@@ -836,6 +868,14 @@ class _TimedOut(Exception):
     pass
 
 
+class _Stalled(_TimedOut):
+    """No reply within the stall limit (before the overall deadline)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
 _END = object()
 
 
@@ -846,8 +886,9 @@ class _Puller:
     abandoned (the thread is a daemon and exits once the loader returns).
     """
 
-    def __init__(self, loader: object, threaded: bool) -> None:
+    def __init__(self, loader: object, threaded: bool, stall: float | None = None) -> None:
         self._loader = loader
+        self._stall = stall
         self._iterator: Any = None
         self._thread: threading.Thread | None = None
         if threaded:
@@ -885,10 +926,17 @@ class _Puller:
         if self._thread is None:
             return self._do(command)
         self._requests.put(command)
-        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        now = time.monotonic()
+        wait = None if deadline is None else max(0.0, deadline - now)
+        stalls = self._stall is not None and (wait is None or self._stall < wait)
+        if stalls:
+            wait = self._stall
         try:
             ok, value = self._replies.get(timeout=wait)
         except queue.Empty:
+            if stalls:
+                raise _Stalled("waiting for the first batch of a pass" if command == "iter"
+                               else "waiting for the next batch") from None
             raise _TimedOut from None
         if not ok:
             raise value
@@ -931,6 +979,7 @@ def draw(
     batches: int | None = None,
     max_samples: int | None = None,
     timeout: float | None = None,
+    stall: float | None = None,
     epochs: int = 2,
     keep_inputs: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
@@ -961,6 +1010,9 @@ def draw(
         Seconds for the whole draw. The loader then runs in a daemon thread; when time is up,
         drawing stops and what was drawn is kept (with a note). Without it the loader runs in the
         calling thread.
+    stall : float, optional
+        Seconds the loader may take to yield one batch (or to start a pass). Past them drawing
+        stops with a :class:`LoaderError` naming ``--stall``. Runs the loader in a daemon thread.
     epochs : int
         Passes to draw (default 2); passes after the first only when ``iter(loader) is not loader``.
     keep_inputs : bool
@@ -996,8 +1048,9 @@ def draw(
     for name, value in (("batches", batches), ("max_samples", max_samples)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-    if timeout is not None and not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    for name, value in (("timeout", timeout), ("stall", stall)):
+        if value is not None and not value > 0:
+            raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if not _is_iterable(loader):
@@ -1029,7 +1082,7 @@ def draw(
     notes: list[str] = []
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
-    puller = _Puller(loader, threaded=timeout is not None)
+    puller = _Puller(loader, threaded=timeout is not None or stall is not None, stall=stall)
     drawn = 0
     reiterable = info.reiterable
 
@@ -1055,6 +1108,13 @@ def draw(
                     reiterable = stop.reiterable
                 if stop.reason and epoch == 0:
                     notes.append(_budget_note(stop.reason, cap, batches, max_samples, length))
+        except _Stalled as stalled:
+            raise LoaderError(
+                f"the loader yielded no batch for {stall:g} s ({stalled.what}; {drawn} batches drawn so far), so "
+                "loadercheck gave up (--stall). It may be waiting on data, a lock or its worker processes: try "
+                "next(iter(loader)) by hand and num_workers=0, raise --stall for a slow loader, or set --timeout "
+                "to report on what was drawn in a fixed time."
+            ) from None
         except _TimedOut:
             if drawn == 0:
                 raise LoaderError(

@@ -44,14 +44,14 @@ def to_numpy(obj: object) -> np.ndarray | None:
     if isinstance(obj, np.ndarray):
         return obj if obj.dtype.kind in "biuf" else None
     if is_tensor(obj):
-        t = obj.detach()
-        if t.device.type != "cpu":
-            t = t.cpu()
-        if t.is_floating_point() and t.element_size() < 4:
-            t = t.float()
-        try:
+        try:  # a tensor on the meta device, or of a dtype numpy lacks, has no values to read
+            t = obj.detach()
+            if t.device.type != "cpu":
+                t = t.cpu()
+            if t.is_floating_point() and t.element_size() < 4:
+                t = t.float()
             array = t.numpy()
-        except (TypeError, RuntimeError):
+        except Exception:  # noqa: BLE001
             return None
         return array if array.dtype.kind in "biuf" else None
     return None

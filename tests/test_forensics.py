@@ -202,7 +202,7 @@ def test_sampler_repeating_indices_fails_from_the_index_order():
 
 def test_duplicates_skip_without_fingerprints():
     labels = L.shuffled_labels(320, 4)
-    batches = [{"text": ["a sentence"] * 32, "label": labels[i:i + 32]} for i in range(0, 320, 32)]
+    batches = [{"caption": ["a sentence"] * 32, "label": labels[i:i + 32]} for i in range(0, 320, 32)]
     result = check(batches)["duplicates"]
     assert result.status is Status.SKIP and "fingerprints skipped" in result.message
 

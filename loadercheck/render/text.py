@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..results import CheckResult, Report, Status
+from .safe import printable
 from .sparkline import probe_summary
 from .wording import evidence, verdict_sentence
 
@@ -49,8 +50,8 @@ def _header(report: Report) -> Text:
     s = report.stream
     text = Text()
     text.append(f"loadercheck {report.version}", style="bold")
-    text.append(f"  {report.target}\n")
-    text.append(f"loader: {report.loader.describe()}\n", style="dim")
+    text.append(f"  {printable(report.target)}\n")
+    text.append(f"loader: {printable(report.loader.describe())}\n", style="dim")
     classes = f"{s.classes} classes" if s.classes is not None else "continuous target"
     what = "labels"
     if str(s.label_kind) == "none":
@@ -61,7 +62,7 @@ def _header(report: Report) -> Text:
     batch = f" of {s.batch_size}" if s.batch_size else ""
     text.append(f"sampled {s.samples:,} {what} in {s.batches:,} batches{batch} ({epochs}), {classes}, {s.seconds:.1f} s")
     for note in s.notes:
-        text.append(f"\nnote: {note}", style="yellow")
+        text.append(f"\nnote: {printable(note)}", style="yellow")
     return text
 
 
@@ -91,7 +92,7 @@ def _legend(report: Report) -> str:
     shown = {code for code, share in report.strip if share >= PURE_SHARE}
     if all(SYMBOLS[i] == n for i, n in enumerate(names)):
         return ""
-    return "  ".join(f"{SYMBOLS[i]}={names[i]}" for i in sorted(shown)[:12])
+    return "  ".join(f"{SYMBOLS[i]}={printable(names[i])}" for i in sorted(shown)[:12])
 
 
 def _table(checks: tuple[CheckResult, ...]) -> Table:
@@ -101,20 +102,21 @@ def _table(checks: tuple[CheckResult, ...]) -> Table:
     table.add_column("finding", ratio=3)
     table.add_column("evidence", ratio=1)
     for c in checks:
-        table.add_row(Text(str(c.status).upper(), style=STATUS_STYLE[c.status]), c.id, c.message, evidence(c))
+        table.add_row(Text(str(c.status).upper(), style=STATUS_STYLE[c.status]), Text(printable(c.id)),
+                      Text(printable(c.message)), Text(evidence(c)))
     return table
 
 
 def _verdict(report: Report) -> Text:
     text = Text("\nverdict: ", style="bold")
     text.append(str(report.verdict).upper(), style=STATUS_STYLE[report.verdict])
-    text.append(f" — {verdict_sentence(report)}.")
+    text.append(f" — {printable(verdict_sentence(report))}.")
     for c in report.checks:
         if not c.hint or c.status not in (Status.FAIL, Status.WARN):
             continue
         text.append(f"\n  {c.id}: ", style="bold")
-        text.append(c.hint.partition("; fix: ")[0])
+        text.append(printable(c.hint.partition("; fix: ")[0]))
     for fix in report.fixes:
         text.append("\nfix: ", style="bold green")
-        text.append(fix)
+        text.append(printable(fix))
     return text
