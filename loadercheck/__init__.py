@@ -34,7 +34,17 @@ _LAZY = {
 }
 
 
+_SUBPACKAGES = ("integrations",)
+"""Imported on first attribute access, so ``loadercheck.integrations.lightning.LoaderCheck()`` works as written."""
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        from importlib import import_module
+
+        value = import_module(f".{name}", __name__)
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'loadercheck' has no attribute {name!r}")
@@ -43,3 +53,7 @@ def __getattr__(name: str) -> Any:
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, *_SUBPACKAGES})

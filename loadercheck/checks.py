@@ -398,7 +398,8 @@ def _class_balance(stream: Stream) -> CheckResult:
 
 
 CAUSES = {
-    TARGET_TREND: "the data is ordered by its target (sorted by value, time or size)",
+    TARGET_TREND: "the data is ordered by its target (sorted by value, time or size); if the order is intended "
+                  "(a time series, a curriculum), pass --ordered",
     WINDOW_DRIFT: "the class mix drifts: datasets concatenated, class-sorted shards behind a small buffer, or a changing prior",
     BATCH_ENTROPY: "batches are built from one or few classes (class-sorted data, or a per-class batch sampler)",
     LABEL_AUTOCORRELATION: "labels repeat with a pattern (round-robin over classes, or sorted blocks)",

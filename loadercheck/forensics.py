@@ -396,11 +396,13 @@ def cross_epoch_order(stream: Stream, options: Options) -> CheckResult:
     if options.ordered:
         return CheckResult(CROSS_EPOCH_ORDER, Status.PASS, f"(feed declared ordered, not judged) {message}", **base)
     if _is_container(info):
-        note = f"{message} (noted: a {info.type_name} of batches replays its order by construction)"
-        return CheckResult(CROSS_EPOCH_ORDER, Status.PASS, note, **base)
+        note = (f"not judged: a {info.type_name} of batches replays its order by construction ({message}); "
+                "check the loader that builds it to compare its epochs")
+        return CheckResult(CROSS_EPOCH_ORDER, Status.SKIP, note, **base)
     if info.shuffle is False and _is_dataloader(info):
-        note = f"{message} (noted: shuffle=False fixes the order, see loader-config)"
-        return CheckResult(CROSS_EPOCH_ORDER, Status.PASS, note, **base)
+        hint = ("shuffle=False reads the dataset in its stored order, the same every epoch; fix: "
+                + DATALOADER_SHUFFLE_FIX)
+        return CheckResult(CROSS_EPOCH_ORDER, Status.WARN, message, hint=hint, **base)
     if info.has_set_epoch and info.epoch_changed is not True:
         owner = _set_epoch_owner(info)
         what = info.sampler if info.sampler and "Distributed" in info.sampler else (info.dataset or "the dataset")

@@ -298,6 +298,18 @@ class Report:
         """``to_dict()`` as one JSON document."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
+    def __str__(self) -> str:
+        """The plain-text report, as the CLI prints it (``print(report)``)."""
+        from .render.text import render_text
+
+        return render_text(self, color=False)
+
+    def _repr_html_(self) -> str:
+        """The report in a notebook: verdict, checks and fixes as an HTML fragment (no figures)."""
+        from .render.html import report_fragment
+
+        return report_fragment(self)
+
 
 def _finite_or_none(value: float | None) -> float | None:
     if value is None:

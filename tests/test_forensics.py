@@ -242,13 +242,15 @@ def test_partial_replay_warns():
     assert result.status is Status.WARN and 0.1 < result.effect < 0.5
 
 
-def test_fixed_containers_and_shuffle_false_are_noted_not_failed():
+def test_fixed_containers_are_not_judged_and_shuffle_false_replays_warn():
     batches = L.from_labels(L.shuffled_labels(640, 10), 32)
     listed = check(batches)
-    assert listed["cross-epoch-order"].status is Status.PASS and "noted" in listed["cross-epoch-order"].message
+    assert listed["cross-epoch-order"].status is Status.SKIP
+    assert "replays its order by construction" in listed["cross-epoch-order"].message
     assert listed.verdict is Status.PASS
     sequential = check(DataLoader(dataset(640), batch_size=32, shuffle=False))
-    assert sequential["cross-epoch-order"].status is Status.PASS and "shuffle=False" in sequential["cross-epoch-order"].message
+    replay = sequential["cross-epoch-order"]
+    assert replay.status is Status.WARN and "100% of positions" in replay.message and "shuffle=True" in replay.hint
     assert sequential["loader-config"].status is Status.WARN and sequential.verdict is Status.WARN
     declared = check(Reseeded(), ordered=True)["cross-epoch-order"]
     assert declared.status is Status.PASS and declared.message.startswith("(feed declared ordered")

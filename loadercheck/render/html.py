@@ -79,16 +79,42 @@ def render_html(report: Report, stream: Stream | None = None) -> str:
     return "\n".join(parts)
 
 
+def report_fragment(report: Report) -> str:
+    """Verdict, fixes and the checks table as an HTML fragment (a notebook's ``_repr_html_``): no
+    figures, so no matplotlib; every value escaped."""
+    return (f'<div class="loadercheck-report"><style>.loadercheck-report{{max-width:1120px}}'
+            f"{_scoped_css('.loadercheck-report')}</style>{_header(report)}{_verdict(report)}"
+            f"{_table(report.checks)}</div>")
+
+
+def _scoped_css(scope: str) -> str:
+    rules = []
+    for rule in CSS.replace("\n", "").split("}"):
+        if "{" not in rule:
+            continue
+        selectors, body = rule.split("{", 1)
+        if selectors.strip() in ("body", "main"):
+            continue
+        scoped = ",".join(f"{scope} {sel.strip()}" for sel in selectors.split(","))
+        rules.append(f"{scoped}{{{body}}}")
+    return "".join(rules)
+
+
 def _header(report: Report) -> str:
     s = report.stream
     classes = f"{s.classes} classes" if s.classes is not None else "continuous target"
-    epochs = f"{s.epochs} epoch" + ("s" if s.epochs != 1 else "")
+    what = "labels"
+    if str(s.label_kind) == "none":
+        what, classes = "samples", "no class label"
+    elif s.target_kind not in ("class", "none"):
+        classes += f" ({s.target_kind} targets)"
+    epochs = "1 pass" if s.epochs == 1 else f"epoch 1; {s.epochs} passes drawn for the cross-epoch checks"
     batch = f" of {s.batch_size}" if s.batch_size else ""
     notes = "".join(f'<div class="meta note">note: {escape(n)}</div>' for n in s.notes)
     return (
         f"<h1>loadercheck report \u2014 <code>{escape(report.target)}</code></h1>"
         f'<div class="meta">loader: <code>{escape(report.loader.describe())}</code></div>'
-        f'<div class="meta">sampled {s.samples:,} labels in {s.batches:,} batches{batch} ({epochs}), '
+        f'<div class="meta">sampled {s.samples:,} {what} in {s.batches:,} batches{batch} ({epochs}), '
         f"{classes}, {s.seconds:.1f} s</div>{notes}"
     )
 

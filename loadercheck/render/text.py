@@ -58,7 +58,7 @@ def _header(report: Report) -> Text:
         what, classes = "samples", "no class label" + (" (language-model token labels)" if s.target_kind == "tokens" else "")
     elif s.target_kind not in ("class", "none"):
         classes += f" ({s.target_kind} targets)"
-    epochs = f"{s.epochs} epoch" + ("s" if s.epochs != 1 else "")
+    epochs = "1 pass" if s.epochs == 1 else f"epoch 1; {s.epochs} passes drawn for the cross-epoch checks"
     batch = f" of {s.batch_size}" if s.batch_size else ""
     text.append(f"sampled {s.samples:,} {what} in {s.batches:,} batches{batch} ({epochs}), {classes}, {s.seconds:.1f} s")
     for note in s.notes:

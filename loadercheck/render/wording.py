@@ -9,6 +9,10 @@ from ..results import CheckResult, Report, Status
 def verdict_sentence(report: Report) -> str:
     """What the verdict means for training, without the final full stop."""
     if report.verdict is Status.PASS:
+        if report.config.get("ordered") and any(
+                c.id in ORDER_CHECK_IDS and c.message.startswith("(feed declared ordered") for c in report.checks):
+            return ("the feed is ordered, as declared (--ordered): the order checks that found order were not "
+                    "judged; no other defect found")
         return f"no sign of a badly ordered feed at alpha {report.config.get('alpha', 1e-3):g}"
     if report.verdict is Status.WARN:
         return "order looks non-random but the effect is small (or could not be judged)"
