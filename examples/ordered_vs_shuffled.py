@@ -1,6 +1,6 @@
 """The seed experiment: the same CNN, the same data, the same initial weights; fed sorted by label, or shuffled.
 
-    python examples/ordered_vs_shuffled.py            # prints the table, saves docs/img/ordered_vs_shuffled.png
+    python examples/ordered_vs_shuffled.py            # prints the table, saves ordered_vs_shuffled.png here
     python examples/ordered_vs_shuffled.py --no-plot  # table only (no matplotlib needed)
 
 The data is synthetic and generated here (no download): 10 classes of 3x16x16 "images", each class
@@ -30,7 +30,8 @@ TEST_PER_CLASS = 50
 BATCH_SIZE = 32
 EPOCHS = 2
 LR = 1e-3
-FIGURE = Path(__file__).resolve().parents[1] / "docs" / "img" / "ordered_vs_shuffled.png"
+FIGURE = Path("ordered_vs_shuffled.png")
+"""Saved in the working directory (never into the repository's docs/: docs/img holds the published copy)."""
 
 
 def make_images(per_class: int, seed: int) -> TensorDataset:

@@ -54,7 +54,7 @@ def run(
     probe_seeds: int = typer.Option(3, min=1, max=100, help="Paired seeds of the probe (feed order and shuffled from the same initial weights)."),
     format: Format = typer.Option(Format.text, "--format", help="text (for people) or json (one document on stdout)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
-    html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help='Also write a self-contained HTML report with figures (needs pip install "loadercheck[plot]").'),
+    html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help="Also write a self-contained HTML report with figures."),
     from_sampler: Optional[bool] = typer.Option(None, "--from-sampler/--no-from-sampler", help="Read whole epochs' order from a map-style DataLoader's batch sampler, labels from the dataset's metadata (no sample loaded) [default: only when the sampled prefix is one class]."),
     alpha: float = typer.Option(1e-3, min=1e-12, max=0.5, help="Family-wise false-alarm rate on a shuffled feed."),
     seed: int = typer.Option(0, min=0, help="Seed of every random choice; the same seed gives the same report."),

@@ -119,7 +119,7 @@ def _run(stream: Stream, options: Options, started: float) -> CheckResult:
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - torch is a dev dependency
-        raise ProbeSkip("the probe needs torch: pip install \"loadercheck[torch]\"") from exc
+        raise ProbeSkip("the probe needs torch: pip install torch==2.13.0 (the CPU build; any torch >= 2.0 works)") from exc
     device = _device(options.device, torch)
     steps_wanted = options.probe_steps
     seeds = options.probe_seeds

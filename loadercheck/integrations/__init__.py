@@ -1,9 +1,9 @@
 """Training-framework adapters: each is a thin callback over :class:`loadercheck.watch.Watch`.
 
 - :mod:`loadercheck.integrations.lightning`: ``LoaderCheck``, a Lightning ``Callback``
-  (needs ``pip install "loadercheck[lightning]"``).
+  (needs Lightning: ``pip install -e ".[lightning]"`` in a clone).
 - :mod:`loadercheck.integrations.hf`: ``LoaderCheckCallback``, a Hugging Face ``TrainerCallback``
-  (needs ``pip install "loadercheck[hf]"``).
+  (needs transformers: ``pip install -e ".[hf]"`` in a clone).
 
 Importing this package imports neither framework: a submodule (and its framework) loads on first
 use, so ``loadercheck.integrations.lightning.LoaderCheck()`` works as written.

@@ -25,7 +25,7 @@ from typing import Any
 try:
     from transformers import TrainerCallback
 except ImportError as exc:  # pragma: no cover
-    raise ImportError("loadercheck.integrations.hf needs transformers: pip install 'loadercheck[hf]'") from exc
+    raise ImportError("loadercheck.integrations.hf needs transformers: pip install transformers accelerate (or, in a clone of loadercheck, pip install -e '.[hf]')") from exc
 
 from ..watch import Watch
 from ._callback import WatchingCallback

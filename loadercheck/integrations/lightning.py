@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover - the standalone package
         from pytorch_lightning.callbacks import Callback
     except ImportError as exc:
         raise ImportError(
-            "loadercheck.integrations.lightning needs Lightning: pip install 'loadercheck[lightning]'"
+            "loadercheck.integrations.lightning needs Lightning: pip install lightning (or, in a clone of loadercheck, pip install -e '.[lightning]')"
         ) from exc
 
 from ..watch import Watch

@@ -2,7 +2,7 @@
 
 Shows the verdict, the checks table with hints, a label-strip image of the stream, per-batch class
 count and entropy against the band a shuffled feed gives, and the probe's learning curves when the
-probe ran. The figures need matplotlib (the optional extra ``loadercheck[plot]``); without it
+probe ran. The figures need matplotlib (a dependency, imported only for the HTML report); without it
 :func:`render_html` raises :class:`~loadercheck.errors.LoaderCheckError` saying what to install.
 """
 
@@ -53,7 +53,7 @@ def render_html(report: Report, stream: Stream | None = None) -> str:
     Raises
     ------
     LoaderCheckError
-        When matplotlib is not installed (``pip install "loadercheck[plot]"``).
+        When matplotlib cannot be imported (``pip install matplotlib``).
     """
     plots.require_matplotlib()
     continuous = report.stream.label_kind is LabelKind.CONTINUOUS

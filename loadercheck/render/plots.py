@@ -1,4 +1,4 @@
-"""Figures of the HTML report (matplotlib, optional extra ``loadercheck[plot]``) and the shuffled band.
+"""Figures of the HTML report (matplotlib, a dependency imported only here) and the shuffled band.
 
 :func:`batch_band` is pure numpy (no matplotlib): per-batch class counts and entropies of the stream
 and the band a shuffled feed of the same labels would give. The drawing functions return PNG bytes
@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import LoaderCheckError
 
-PLOT_INSTALL = 'pip install "loadercheck[plot]"'
+PLOT_INSTALL = "pip install matplotlib"
 FEED_COLOR = "#d62728"
 SHUFFLED_COLOR = "#1f77b4"
 BAND_COLOR = "#9ecae1"
