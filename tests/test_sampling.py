@@ -510,7 +510,9 @@ def test_draw_records_features_and_the_sampler_facts():
 
     stream = draw(L.dataloader(LABELS, 32))
     assert stream.epochs[0].features.shape == (len(LABELS), 6) and stream.epochs[1].features is not None
-    assert StreamRecorder().spec is not None  # features are off unless asked (guard stays cheap)
+    recorder = StreamRecorder()  # features are off unless asked (guard stays cheap)
+    recorder.add((np.zeros((4, 3)), np.arange(4)))
+    assert recorder.finish(LoaderInfo("list")).epochs[0].features is None
     weights = torch.ones(len(LABELS))
     weights[:10] = 3.0
     ds = L.ArrayDataset(torch.zeros(len(LABELS), 2), torch.from_numpy(LABELS))
