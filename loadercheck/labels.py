@@ -183,6 +183,8 @@ class LabelSpec:
                     return batch[key], f"batch[{key!r}]"
         elif _sample_list(batch):
             return _per_sample(batch, self._auto), "each sample's label"
+        elif _unlabelled_list(batch):
+            pass  # texts, or per-sample dicts without a label key: no label (the feed is read from its inputs)
         elif isinstance(batch, tuple) and hasattr(batch, "_fields"):
             for name in (*LABEL_ATTRIBUTES, "target", "targets"):
                 if name in batch._fields:
@@ -255,10 +257,14 @@ class LabelSpec:
                 if _is_array(value) or isinstance(value, (bytes, bytearray)):
                     return value
             return None
-        if _sample_list(batch):
+        if _sample_list(batch) or (_unlabelled_list(batch) and _is_mapping(batch[0])):
             inputs = [self.extract_inputs(sample) for sample in batch]
             return None if any(x is None for x in inputs) else inputs
+        if _unlabelled_list(batch):
+            return batch  # raw texts
         if isinstance(batch, (tuple, list)):
+            if len(batch) == 1 and (_is_array(batch[0]) or isinstance(batch[0], (list, tuple))):
+                return batch[0]  # a one-tensor TensorDataset's batch: [inputs]
             if len(batch) < 2:
                 return None
             if self.mode == "index" and self.index is not None and self.index % len(batch) == 0:
@@ -271,6 +277,15 @@ class LabelSpec:
             if value is not None and not callable(value):
                 return value
         return None
+
+
+def _unlabelled_list(batch: object) -> bool:
+    """A list of samples with no label in them: raw texts, or per-sample mappings without a label key."""
+    if not isinstance(batch, list) or not batch:
+        return False
+    if len(batch) >= 3 and all(isinstance(x, (str, bytes)) for x in batch):
+        return True
+    return all(_is_mapping(x) for x in batch) and not any(k in batch[0] for k in LABEL_KEYS)
 
 
 def _per_sample(batch: list | tuple, locate: Callable[[object, str], tuple[object, str]]) -> list:

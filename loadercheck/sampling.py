@@ -571,6 +571,9 @@ class StreamRecorder:
                 self._notes.append(targets.DESCRIPTIONS[kind])
             elif getattr(raw, "ndim", None) == 2 and raw.shape[1] > 1:  # type: ignore[attr-defined]
                 self._notes.append("label rows are one-hot or probabilities, read as their argmax")
+        elif kind == targets.Kind.MULTI_LABEL and self._target_kind == targets.Kind.CLASS and getattr(raw, "ndim", 0) == 2:
+            self._target_kind = kind  # one-hot rows so far were lead labels already (argmax = first label)
+            self._note(targets.DESCRIPTIONS[kind])
         elif kind != self._target_kind and {kind, self._target_kind} != {targets.Kind.CLASS, targets.Kind.MULTI_LABEL}:
             raise LabelError(f"the labels of batch {index} ({where}) are {kind} targets, while batch 0 gave "
                              f"{self._target_kind} targets; every batch must carry its labels in one form")
@@ -657,6 +660,8 @@ class StreamRecorder:
         out: list[Signal] = []
         if self._mode == "free" and self._sketches:
             sketches = np.concatenate(self._sketches)
+            if self._lengths:  # token histograms: scaled by the set's bucket shares
+                sketches = sketch.standardize_shares(sketches)
             if sketches.shape[0] == samples:
                 codes = sketch.cluster_codes(sketches)
                 what = "token histograms" if self._lengths else "input values"

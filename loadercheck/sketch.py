@@ -22,8 +22,8 @@ from .labels import is_tensor
 SKETCH_DIM = 32
 """Values per sample in a sketch of array inputs (fixed random projections)."""
 TOKEN_BUCKETS = 256
-"""Token ids are hashed into this many buckets; a token sketch is the square root of the sample's
-bucket histogram (its share of tokens per bucket): a data-fitted projection (:func:`cluster_codes`)
+"""Token ids are hashed into this many buckets; a token sketch is the sample's bucket histogram
+(its share of tokens per bucket): a data-fitted projection (:func:`cluster_codes`)
 then finds the directions in which samples differ, which a few fixed projections of the histogram
 would drown in per-sample noise."""
 CODE_BITS = 3
@@ -147,8 +147,9 @@ def token_sketches(tokens: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
     """Bucket-histogram sketches ``(n, TOKEN_BUCKETS)`` and lengths of ``(n, L)`` token ids.
 
     Each id is hashed (splitmix64) into one of :data:`TOKEN_BUCKETS` buckets; a sample's sketch is
-    the square root of its share of kept tokens (``weights`` 1) per bucket (Hellinger scaling, so
-    frequent tokens do not drown the rest); ``lengths`` counts the kept tokens.
+    its share of kept tokens (``weights`` 1) per bucket, whose expectation does not depend on the
+    sequence's length (a length-sorted feed is ``length-order``'s to find, not ``input-order``'s);
+    ``lengths`` counts the kept tokens. :func:`standardize_shares` scales them on the whole set.
     """
     n = tokens.shape[0]
     h = tokens.astype(np.int64).view(np.uint64) * _M1
@@ -162,7 +163,14 @@ def token_sketches(tokens: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
     counts = counts.reshape(n, TOKEN_BUCKETS).astype(np.float32)
     lengths = keep.sum(axis=1).astype(np.float64)
     shares = counts / np.maximum(lengths, 1.0)[:, None].astype(np.float32)
-    return np.sqrt(shares), lengths
+    return shares, lengths
+
+
+def standardize_shares(shares: np.ndarray) -> np.ndarray:
+    """Bucket shares divided by the square root of each bucket's mean share over the set (a
+    chi-square scaling: frequent tokens do not drown the rest). A function of the set as a multiset."""
+    mean = shares.mean(axis=0, dtype=np.float64)
+    return (shares / np.sqrt(np.maximum(mean, 1e-12))).astype(np.float32)
 
 
 def cluster_codes(sketches: np.ndarray, bits: int = CODE_BITS) -> np.ndarray:

@@ -75,7 +75,9 @@ def reduce_structured(raw: object, inputs: object = None) -> Reduced | None:
     if array is None or array.dtype.kind not in "biuf" or array.ndim < 2:
         return None
     if array.ndim >= 3 and array.dtype.kind in "biu":
-        return Reduced(mask_classes(array), Kind.SEGMENTATION)
+        if _looks_like_masks(array, inputs):
+            return Reduced(mask_classes(array), Kind.SEGMENTATION)
+        return None
     if array.ndim != 2 or array.shape[1] < 2:
         return None
     if _token_labels(array, inputs):
@@ -115,6 +117,15 @@ def mask_classes(masks: np.ndarray) -> np.ndarray:
     only_bg = ~has_fg & counts.any(axis=1)
     out[only_bg] = MASK_BACKGROUND
     return out
+
+
+def _looks_like_masks(array: np.ndarray, inputs: object) -> bool:
+    """Integer maps, one channel per sample ((n, H, W) or (n, 1, H, W)), not shaped like the inputs:
+    a second view of uint8 images (a contrastive pair) is not a mask."""
+    if not (array.ndim == 3 or (array.ndim == 4 and array.shape[1] == 1)):
+        return False
+    shape = getattr(inputs, "shape", None)
+    return shape is None or tuple(shape) != tuple(array.shape)
 
 
 def _array(raw: object) -> np.ndarray | None:

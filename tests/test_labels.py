@@ -143,7 +143,7 @@ def test_extract_inputs():
     assert spec.extract_inputs(SimpleNamespace(inputs=X, y=Y)) is X
     rows = [X[0], X[1]]
     assert spec.extract_inputs([(rows[0], 1), (rows[1], 2)])[1] is rows[1]
-    assert spec.extract_inputs((Y,)) is None
+    assert spec.extract_inputs((Y,)) is Y  # a one-element batch (TensorDataset(x) collated) holds its inputs
 
 
 # ---------------------------------------------------------------------- conversion
