@@ -197,7 +197,7 @@ def _signal_battery(signal: Signal) -> OrderCheck:
     continuous = signal.kind is LabelKind.CONTINUOUS
     parts = ([TARGET_TREND_CHECK] if continuous else []) + list(CATEGORICAL_CHECKS)
 
-    def test(values: np.ndarray, batch_sizes: np.ndarray, *, rng, mc_below: float) -> TestResult:
+    def test(values: np.ndarray, batch_sizes: np.ndarray, *, rng, mc_below: float, **_: object) -> TestResult:
         codes = stats.decile_codes(values) if continuous else values
         # the level at which one test decides the family (Holm's first step, after Bonferroni over
         # the parts), and enough permutations for the safety net to certify it
@@ -310,10 +310,15 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
     if m == 0:
         return []
     mc_below = MC_FACTOR * options.alpha / m
+    # enough permutations for the net to certify Holm's first level (2 / (B + 1) <= alpha / m): the
+    # default 15,999 below alpha 1e-3; more, on a shorter prefix, for a guard's early looks
+    perms = max(NET_PERMS, int(np.ceil(2.0 * m / options.alpha)) - 1)
+    budget = {"mc_max_perms": perms, "mc_max_labels": max(2048, NET_LABELS * NET_PERMS // perms)}
     outcomes: list[tuple[OrderCheck, Context, TestResult | str]] = []
     for check, data, ctx in plan:
         try:
-            outcomes.append((check, ctx, check.test(data, ctx.stream.batch_sizes, rng=rng, mc_below=mc_below)))
+            outcomes.append((check, ctx, check.test(data, ctx.stream.batch_sizes, rng=rng, mc_below=mc_below,
+                                                    **budget)))
         except stats.NotEnoughData as exc:
             outcomes.append((check, ctx, str(exc)))
 

@@ -114,7 +114,9 @@ def compare_epochs(
         return CheckResult(CROSS_EPOCH_ORDER, Status.SKIP,
                            f"all {n:,} compared labels are one class: a replayed order cannot be told from labels")
     try:
-        r = epoch_match_test(codes[:n], codes[n:], rng=np.random.default_rng(0), mc_below=2 * alpha)
+        perms = max(15_999, int(np.ceil(4.0 / alpha)) - 1)  # enough to certify alpha (a guard's replay looks are small)
+        r = epoch_match_test(codes[:n], codes[n:], rng=np.random.default_rng(0), mc_below=2 * alpha,
+                             mc_max_perms=perms, mc_max_labels=max(512, 16_384 * 15_999 // perms))
     except NotEnoughData as exc:
         return CheckResult(CROSS_EPOCH_ORDER, Status.SKIP, f"cannot compare the epochs: {exc.reason}")
     rate, q = r.details["match_rate"], r.details["expected_rate"]
@@ -199,7 +201,7 @@ class Watch:
 
     def __init__(self, describe: Callable[[], LoaderInfo], options: Options, *, on_fail: str = "raise",
                  target: str = "loader", notes: tuple[str, ...] = (), fingerprints: bool = False,
-                 dataset_labels: Callable[[Any], Any] | None = None) -> None:
+                 dataset_labels: Callable[[Any], Any] | None = None, sequential: bool = True) -> None:
         check_on_fail(on_fail)
         self.options = options
         self.on_fail = on_fail
@@ -220,11 +222,19 @@ class Watch:
         self._first: Stream | None = None
         self._compare_batches = 0
         self._first_verdict = ""
+        self._previous: Stream | None = None
+        self._news = False
+        from .sequential import schedule
+
+        self.schedule = schedule(options.alpha, self.window if sequential else 0)
+        """When epoch 1 is looked at (:mod:`loadercheck.sequential`): early looks can only stop a bad feed."""
+        self.decided_at: int | None = None
+        """Batches recorded when the verdict was reached (an early look, or the window)."""
 
     @property
     def done(self) -> bool:
-        """Nothing left to record: both windows seen (or checking gave up)."""
-        return self.cross_epoch is not None or self.error is not None
+        """Nothing left to record: checking gave up (later epochs still get their cheap replay look)."""
+        return self.error is not None
 
     @property
     def recording(self) -> bool:
@@ -235,7 +245,7 @@ class Watch:
         """A new epoch begins; returns True when its batches should be passed to :meth:`add`."""
         self._close_epoch()
         self.epoch += 1
-        if self.done or self.epoch > 2 or (self.epoch == 2 and self.report is None):
+        if self.done or (self.epoch >= 2 and self._first is None):
             return False
         from .sampling import StreamRecorder
 
@@ -258,6 +268,8 @@ class Watch:
         limit = self.window if self.epoch == 1 else self._compare_batches
         if recorder.batches >= limit:
             self._close_epoch()
+            return False
+        if self.epoch == 1 and recorder.batches in self.schedule.looks and self._early_look(recorder):
             return False
         return True
 
@@ -288,30 +300,71 @@ class Watch:
         elif self._cross_epoch_is_news():
             act(self._cross_epoch_report(), self.on_fail, what=self.target, stacklevel=4)
 
-    def _cross_epoch_is_news(self) -> bool:
-        """A replay is acted on unless epoch 1 already failed (a sorted feed also replays: one alarm is enough)."""
-        if self.cross_epoch is None or str(self.cross_epoch.status) not in ("warn", "fail"):
+    def _early_look(self, recorder: Any) -> bool:
+        """Check the prefix at an early look's level; on a fail, decide now (stop recording, act)."""
+        from dataclasses import replace as with_options
+
+        from .api import evaluate
+        from .sampling import preserved_rng
+
+        k = recorder.batches
+        try:
+            with preserved_rng():
+                stream = self._finish_first(recorder, f"looked at after {k:,} batches (an early look of the guard)")
+                options = with_options(self.options, alpha=self.schedule.level, probe=False)
+                report = evaluate(stream, options, target=self.target)
+        except Exception as exc:
+            if isinstance(exc, LoaderCheckFailed):
+                raise
+            self._give_up(exc)
+            return True
+        if str(report.verdict) != "fail":
             return False
-        return self._first_verdict != "fail"
+        self._recorder = None
+        self._first, self._compare_batches = stream, stream.batches
+        self.report, self._first_verdict, self.decided_at = report, "fail", k
+        act(report, self.on_fail, what=self.target, stacklevel=4)
+        return True
+
+    def _finish_first(self, recorder: Any, note: str) -> Stream:
+        dataset_labels = self._dataset_labels(recorder.spec) if self._dataset_labels is not None else None
+        return recorder.finish(self._describe(), notes=(*self._notes, note, f"sequential: {self.schedule.describe()}"),
+                               dataset_labels=dataset_labels)
+
+    def _cross_epoch_is_news(self) -> bool:
+        """A replay is acted on once, unless epoch 1 already failed (a sorted feed also replays: one
+        alarm is enough)."""
+        news, self._news = self._news, False
+        return news and self._first_verdict != "fail"
 
     def _check_first(self, recorder: Any) -> None:
         from .api import evaluate
 
+        from dataclasses import replace as with_options
+
         note = f"recorded from the first {recorder.batches:,} batches training consumed (epoch 1)"
-        dataset_labels = self._dataset_labels(recorder.spec) if self._dataset_labels is not None else None
-        stream = recorder.finish(self._describe(), notes=(*self._notes, note), dataset_labels=dataset_labels)
+        stream = self._finish_first(recorder, note)
         self._first = stream
         self._compare_batches = stream.batches
-        self.report = evaluate(stream, self.options, target=self.target)
+        self.report = evaluate(stream, with_options(self.options, alpha=self.schedule.final), target=self.target)
         self._first_verdict = str(self.report.verdict)
+        self.decided_at = recorder.batches
 
     def _compare(self, recorder: Any) -> None:
+        """The replay look at this epoch's start: its first window against the previous epoch's."""
         second = recorder.finish(self._first.loader)
-        self.cross_epoch = compare_epochs(
-            _label_values(self._first), _label_values(second), alpha=self.options.alpha,
+        previous = self._previous if self._previous is not None else self._first
+        result = compare_epochs(
+            _label_values(previous), _label_values(second), alpha=self.schedule.replay_level(self.epoch),
             ordered=self.options.ordered,
         )
+        self._previous = second
+        if self.cross_epoch is not None and str(self.cross_epoch.status) in ("warn", "fail"):
+            return  # one replay finding is enough: it stays the one reported
+        label = f"(epochs {self.epoch - 1} and {self.epoch}) " if self.epoch > 2 else ""
+        self.cross_epoch = replace(result, message=f"{label}{result.message}", details={**result.details, "epoch": self.epoch})
         self.report = _with_result(self.report, self.cross_epoch)
+        self._news = str(result.status) in ("warn", "fail")
 
     def _cross_epoch_report(self) -> Report:
         """The report restricted to the cross-epoch finding (what is new after epoch 2)."""

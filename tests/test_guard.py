@@ -139,7 +139,7 @@ def test_default_window_is_the_whole_short_epoch():
     assert g.report.stream.batches == len(batches) == 20
 
 
-def test_checks_once_then_steps_aside(monkeypatch):
+def test_checks_epoch_one_at_its_looks_then_only_replays(monkeypatch):
     import loadercheck.api as api
 
     calls = []
@@ -147,23 +147,29 @@ def test_checks_once_then_steps_aside(monkeypatch):
     monkeypatch.setattr(api, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
     loader = loaders.Reiterable(shuffled_batches(), reshuffle_seed=3)
     g = loadercheck.guard(loader, batches=5)
+    assert g._watch.schedule.looks == (2, 4)
     for _ in range(4):
         consume(g)
-    assert len(calls) == 1
-    # after both windows, iter() hands out the loader's own iterator: no wrapper at all
-    assert type(iter(g)) is type(iter(loader))
-    assert not isinstance(iter(g), Guard)
+    assert len(calls) == 3  # the looks at 2 and 4 batches and the window; later epochs: replay looks only
+    assert g.cross_epoch is not None and g.cross_epoch.details["epoch"] == 4  # the latest replay look
+    assert g.cross_epoch.status is Status.PASS and g.report.verdict is Status.PASS
 
 
 def test_breaking_out_early_is_checked_at_the_next_epoch_or_by_finish():
-    g = loadercheck.guard(sorted_batches(), on_fail="warn", batches=50)
+    g = loadercheck.guard(shuffled_batches(), on_fail="warn", batches=50)
     for i, _ in enumerate(g):
         if i == 20:
             break
-    assert g.report is None
-    with pytest.warns(LoaderCheckWarning):
-        report = g.finish()
-    assert report is g.report and report.stream.batches == 21
+    assert g.report is None  # the early looks (2, 4, 8, 16) found nothing to stop
+    report = g.finish()
+    assert report is g.report and report.stream.batches == 21 and report.verdict is Status.PASS
+
+
+def test_a_sorted_feed_is_stopped_at_an_early_look():
+    g = loadercheck.guard(sorted_batches(), on_fail="warn", batches=50)
+    with pytest.warns(LoaderCheckWarning, match="early look"):
+        consume(g)
+    assert g.report.verdict is Status.FAIL and g._watch.decided_at <= 8
 
 
 def test_guard_of_a_one_shot_generator():

@@ -74,9 +74,16 @@ def test_sorted_feed_raises_out_of_train(tmp_path):
     with pytest.raises(LoaderCheckFailed, match="not well shuffled") as info:
         train(tmp_path, callback, trainer_class=SequentialTrainer)
     assert info.value.report.verdict is Status.FAIL
-    assert callback.report.stream.batches == 6
+    assert callback.report.stream.batches <= 6
     assert "(Trainer)" in callback.report.target
     assert callback._handle is None  # the forward hook is gone from the model
+
+
+def test_default_window_stops_a_sorted_train_within_8_steps(tmp_path):
+    callback = LoaderCheckCallback()  # the default window (500 batches): the early looks decide
+    with pytest.raises(LoaderCheckFailed, match="early look"):
+        train(tmp_path, callback, trainer_class=SequentialTrainer)
+    assert callback.watch.decided_at <= 8 and callback.report.stream.batches <= 8
 
 
 def test_sorted_feed_warns_and_training_goes_on(tmp_path):

@@ -60,7 +60,14 @@ def test_sorted_loader_raises_out_of_fit():
     with pytest.raises(LoaderCheckFailed, match="not well shuffled") as info:
         fit(callback, shuffle=False)
     assert info.value.report.verdict is Status.FAIL
-    assert callback.report.stream.batches == 8  # the window of consumed batches, nothing drawn ahead
+    assert callback.report.stream.batches <= 8  # consumed batches only, nothing drawn ahead
+
+
+def test_default_window_stops_a_sorted_fit_within_8_steps():
+    callback = LoaderCheck()  # the default window (500 batches): the early looks decide
+    with pytest.raises(LoaderCheckFailed, match="early look"):
+        fit(callback, shuffle=False)
+    assert callback.watch.decided_at <= 8 and callback.report.stream.batches <= 8
     assert callback.report.loader.type_name == "DataLoader"
     assert "(Lightning)" in callback.report.target
 
