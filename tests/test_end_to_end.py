@@ -74,8 +74,8 @@ CLEAN = {
 
 
 @pytest.mark.parametrize("kind", list(CLEAN))
-def test_clean_loaders_never_fail(kind):
-    assert verdict(CLEAN[kind]()) is not Status.FAIL
+def test_clean_loaders_pass_without_warnings(kind):
+    assert verdict(CLEAN[kind]()) is Status.PASS  # a false warn is a false alarm too
 
 
 DEFECTIVE = {
