@@ -226,7 +226,10 @@ class Watch:
         self._news = False
         from .sequential import schedule
 
-        self.schedule = schedule(options.alpha, self.window if sequential else 0)
+        self.world, self.rank = _world()
+        """torch.distributed world size and rank (1, 0 without a process group): the ranks agree on one decision."""
+        # each rank tests its own stream at alpha / world, so "any rank fails" keeps the run's rate <= alpha
+        self.schedule = schedule(options.alpha / self.world, self.window if sequential else 0)
         """When epoch 1 is looked at (:mod:`loadercheck.sequential`): early looks can only stop a bad feed."""
         self.decided_at: int | None = None
         """Batches recorded when the verdict was reached (an early look, or the window)."""
@@ -296,9 +299,18 @@ class Watch:
             self._give_up(exc)
             return
         if self.epoch == 1:
-            act(self.report, self.on_fail, what=self.target, stacklevel=4)
-        elif self._cross_epoch_is_news():
-            act(self._cross_epoch_report(), self.on_fail, what=self.target, stacklevel=4)
+            self._act(self.report)
+            return
+        news = self._cross_epoch_is_news()
+        if self.world > 1:  # every rank joins the replay look's agreement, news or not
+            from .results import Status
+
+            quiet = replace(self.report, checks=(), verdict=Status.PASS)
+            agreed = self._agree(self._cross_epoch_report() if news else quiet)
+            if str(agreed.verdict) in ("warn", "fail"):
+                self._act(agreed)
+        elif news:
+            self._act(self._cross_epoch_report())
 
     def _early_look(self, recorder: Any) -> bool:
         """Check the prefix at an early look's level; on a fail, decide now (stop recording, act)."""
@@ -318,13 +330,38 @@ class Watch:
                 raise
             self._give_up(exc)
             return True
+        report = self._agree(report, early=True)
         if str(report.verdict) != "fail":
             return False
         self._recorder = None
         self._first, self._compare_batches = stream, stream.batches
         self.report, self._first_verdict, self.decided_at = report, "fail", k
-        act(report, self.on_fail, what=self.target, stacklevel=4)
+        self._act(report)
         return True
+
+    def _agree(self, report: Report, *, early: bool = False) -> Report:
+        """Under torch.distributed, every rank gets the same verdict: the worst rank's report (a fail
+        anywhere fails everywhere, so all ranks raise or none). Every rank must reach the same look."""
+        if self.world < 1 or self.world == 1:
+            return report
+        import torch.distributed as dist
+
+        everyone: list[Any] = [None] * self.world
+        dist.all_gather_object(everyone, (self.rank, str(report.verdict), report))
+        order = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
+        rank, verdict, worst = min(everyone, key=lambda item: (order.get(item[1], 4), item[0]))
+        if early and verdict != "fail":
+            return report  # an early look only ever stops; nothing to agree on otherwise
+        if rank != self.rank:
+            note = f"rank {rank} of {self.world} found this; every rank takes its decision"
+            worst = replace(worst, stream=replace(worst.stream, notes=(*worst.stream.notes, note)))
+        return worst
+
+    def _act(self, report: Report) -> None:
+        """Apply on_fail; under torch.distributed a fail raises on every rank, warnings and logs come from rank 0."""
+        if self.rank != 0 and not (str(report.verdict) == "fail" and self.on_fail == "raise"):
+            return
+        act(report, self.on_fail, what=self.target, stacklevel=5)
 
     def _finish_first(self, recorder: Any, note: str) -> Stream:
         dataset_labels = self._dataset_labels(recorder.spec) if self._dataset_labels is not None else None
@@ -346,7 +383,12 @@ class Watch:
         stream = self._finish_first(recorder, note)
         self._first = stream
         self._compare_batches = stream.batches
-        self.report = evaluate(stream, with_options(self.options, alpha=self.schedule.final), target=self.target)
+        if self.world > 1:  # what every rank consumed: rank-coverage in the loop
+            from .distributed import gather_ranks
+
+            stream = gather_ranks(stream)
+        self.report = self._agree(evaluate(stream, with_options(self.options, alpha=self.schedule.final),
+                                           target=self.target))
         self._first_verdict = str(self.report.verdict)
         self.decided_at = recorder.batches
 
@@ -383,6 +425,22 @@ class Watch:
             logger.warning("%s", text)
         else:
             warnings.warn(LoaderCheckWarning(text), stacklevel=4)
+
+
+def _world() -> tuple[int, int]:
+    """(world size, rank) of an initialised torch.distributed process group, else (1, 0); never imports torch."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return 1, 0
+    try:
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            return int(dist.get_world_size()), int(dist.get_rank())
+    except Exception:  # noqa: BLE001 - no usable process group: a single process
+        pass
+    return 1, 0
 
 
 def _default_window() -> int:

@@ -155,3 +155,51 @@ def test_two_process_gloo_group(tmp_path):
 def test_distributed_without_a_process_group_is_a_clear_error():
     with pytest.raises(loadercheck.LoaderCheckError, match="initialised torch.distributed process group"):
         loadercheck.check(L.from_labels(L.shuffled_labels(64, 4), 8), distributed=True)
+
+
+# ---------------------------------------------------------------------- guard() under a 2-process gloo group
+def _guard_worker(rank, world, port, out, on_fail):
+    import logging
+
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logging.getLogger("loadercheck").addHandler(handler)
+    try:
+        # rank 0 reads a label-sorted shard, rank 1 a shuffled one: one bad rank is enough to stop both
+        labels = L.sorted_labels(2048, 8) if rank == 0 else L.shuffled_labels(2048, 8)
+        batches = L.from_labels(labels, 32)
+        guarded = loadercheck.guard(batches, on_fail=on_fail)
+        outcome, stopped_at = "finished", None
+        try:
+            for i, _ in enumerate(guarded):
+                stopped_at = i + 1
+        except loadercheck.LoaderCheckFailed:
+            outcome = "raised"
+        with open(f"{out}.{rank}", "w") as f:
+            json.dump({"outcome": outcome, "stopped_at": stopped_at, "verdict": str(guarded.report.verdict),
+                       "decided_at": guarded._watch.decided_at, "logged": len(records),
+                       "world": guarded._watch.world}, f)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("on_fail", ["raise", "log"])
+def test_guard_ranks_take_one_decision(tmp_path, on_fail):
+    mp = pytest.importorskip("torch.multiprocessing")
+    out = tmp_path / "guard"
+    mp.spawn(_guard_worker, args=(2, _free_port(), str(out), on_fail), nprocs=2, join=True)
+    ranks = [json.loads((tmp_path / f"guard.{r}").read_text()) for r in (0, 1)]
+    assert [r["world"] for r in ranks] == [2, 2]
+    assert [r["verdict"] for r in ranks] == ["fail", "fail"]  # rank 1's own shard was fine: it follows rank 0
+    assert ranks[0]["decided_at"] == ranks[1]["decided_at"] <= 32
+    if on_fail == "raise":
+        assert [r["outcome"] for r in ranks] == ["raised", "raised"]
+        # the batch that completed the deciding look is not handed to training: both stop before it
+        assert ranks[0]["stopped_at"] == ranks[1]["stopped_at"] == ranks[0]["decided_at"] - 1
+    else:
+        assert [r["outcome"] for r in ranks] == ["finished", "finished"]
+        assert ranks[0]["logged"] >= 1 and ranks[1]["logged"] == 0  # logged once, on rank 0
