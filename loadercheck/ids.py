@@ -15,6 +15,7 @@ METADATA_ORDER = "metadata-order"
 INPUT_DRIFT = "input-drift"
 DUPLICATES = "duplicates"
 CROSS_EPOCH_ORDER = "cross-epoch-order"
+RESUME_REPLAY = "resume-replay"
 RANK_COVERAGE = "rank-coverage"
 LOADER_CONFIG = "loader-config"
 PROBE = "probe"
@@ -32,6 +33,7 @@ CHECK_IDS: tuple[str, ...] = (
     INPUT_DRIFT,
     DUPLICATES,
     CROSS_EPOCH_ORDER,
+    RESUME_REPLAY,
     RANK_COVERAGE,
     LOADER_CONFIG,
     PROBE,

@@ -380,6 +380,37 @@ def fingerprint(inputs: object, n: int) -> tuple[np.ndarray | None, str | None]:
     return None, f"the inputs are {type(inputs).__name__}, not arrays or tensors"
 
 
+def batch_digest(batch: object) -> int | None:
+    """A 64-bit hash of every array, tensor, number and string in a batch (nested tuples, lists and
+    mappings walked in order); None when the batch holds nothing hashable. Reads the batch only."""
+    parts: list[int] = []
+
+    def walk(obj: object, depth: int) -> None:
+        if depth > 6:
+            return
+        if isinstance(obj, Mapping):
+            for key in sorted(obj, key=str):
+                walk(key, depth + 1)
+                walk(obj[key], depth + 1)
+        elif isinstance(obj, (list, tuple)):
+            for item in obj:
+                walk(item, depth + 1)
+        elif isinstance(obj, (str, bytes, bytearray, int, float, bool)):
+            parts.append(_hash_one(str(obj)) or 0)
+        else:
+            array = _input_array(obj) if not isinstance(obj, np.ndarray) or obj.dtype.kind != "O" else None
+            if array is not None and array.size:
+                parts.append(int(hash_rows(np.ascontiguousarray(array).reshape(1, -1))[0]))
+
+    try:
+        walk(batch, 0)
+    except Exception:  # noqa: BLE001 - a digest is optional
+        return None
+    if not parts:
+        return None
+    return int(hash_rows(np.array(parts, dtype=np.uint64)[None, :])[0])
+
+
 # ---------------------------------------------------------------------- feature summaries
 FEATURE_NAMES = ("input mean", "input sd", "projection 1", "projection 2", "projection 3", "projection 4")
 """The per-sample input summaries recorded for ``input-drift`` (columns of ``Epoch.features``)."""

@@ -145,6 +145,44 @@ def compare_epochs(
     )
 
 
+RESUME_LEDGER = 16
+"""Digests of this many first batches per epoch are kept (and checkpointed) to notice a resumed run
+that replays batches it already trained on."""
+
+
+def resume_replays(trained: list[int | None], resumed: list[int | None]) -> bool:
+    """Does a resumed epoch start with the batches the interrupted run trained first? A pure rule.
+
+    ``trained``: digests of the first batches of the epoch before the checkpoint; ``resumed``: the
+    first batches after the resume (one or two). A replay when each resumed digest equals the
+    trained one at the same position, the digests are known, and the trained ones are distinct
+    (a feed of identical batches cannot tell a replay from a continuation).
+    """
+    known = [d for d in trained if d is not None]
+    if not resumed or not known or len(set(known)) != len(known) or len(resumed) > len(trained):
+        return False
+    return all(r is not None and r == t for r, t in zip(resumed, trained))
+
+
+def resume_replay_report(target: str, epoch: int, trained: int, options: Options) -> Report:
+    """The ``resume-replay`` failure: a resumed run re-trains the start of its epoch."""
+    from . import __version__
+    from .ids import RESUME_REPLAY
+    from .results import CheckResult, LabelKind, LoaderInfo, Report, Status, StreamSummary
+
+    message = (f"after resuming in epoch {epoch + 1} at batch {trained + 1:,}, the loader started the epoch again: "
+               f"the first batches after the resume are the ones trained before the checkpoint")
+    hint = ("the loader is not resumable, so the resume replays the batches the interrupted run already trained on "
+            "(and the model sees them twice in this epoch); fix: resume the loader's position too: a stateful loader "
+            "(torchdata.stateful_dataloader.StatefulDataLoader, which Lightning checkpoints), or skip the consumed "
+            "batches on resume (Hugging Face Trainer does with ignore_data_skip=False)")
+    result = CheckResult(RESUME_REPLAY, Status.FAIL, message, statistic=float(trained), effect=1.0, hint=hint,
+                         method="batch digests, the first batches after the resume vs before the checkpoint")
+    stream = StreamSummary(samples=0, batches=0, epochs=1, classes=None, label_kind=LabelKind.NONE, batch_size=None,
+                           seconds=0.0, notes=("a resumed run: only its first batches were compared",))
+    return Report(Status.FAIL, target, options.to_dict(), stream, LoaderInfo("resumed loader"), (result,), __version__)
+
+
 def failure_message(report: Report, what: str = "loader") -> str:
     """The plain-text report (no ANSI) with the seed that reproduces it."""
     from .render.text import render_text

@@ -291,3 +291,26 @@ def test_guard_leaves_global_rng_untouched():
     assert random.getstate() == states[0]
     assert np.array_equal(np.random.get_state()[1], states[1])
     assert torch.equal(torch.get_rng_state(), states[2])
+
+
+def test_resume_replay_rule():
+    from loadercheck.watch import resume_replays
+
+    trained = [11, 12, 13]
+    assert resume_replays(trained, [11, 12])                # the epoch started over
+    assert not resume_replays(trained, [14, 15])            # it went on
+    assert not resume_replays(trained, [11, 15])            # both must match, in place
+    assert not resume_replays([7, 7, 7], [7, 7])            # identical batches: cannot tell
+    assert not resume_replays([None, 12], [None, 12])       # unknown digests never match
+    assert not resume_replays([], [1])
+
+
+def test_batch_digest_reads_nested_batches_and_tells_them_apart():
+    from loadercheck.sampling import batch_digest
+
+    a = {"x": np.arange(6.0).reshape(2, 3), "y": [1, 2], "meta": ("s", 3)}
+    b = {"x": np.arange(6.0).reshape(2, 3), "y": [1, 2], "meta": ("s", 3)}
+    assert batch_digest(a) == batch_digest(b) is not None
+    b["x"] = b["x"] + 1
+    assert batch_digest(a) != batch_digest(b)
+    assert batch_digest(object()) is None

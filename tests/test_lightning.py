@@ -94,3 +94,51 @@ def test_shuffled_loader_passes_and_epochs_differ():
 def test_bad_on_fail_is_rejected():
     with pytest.raises(LoaderCheckError, match="on_fail must be one of"):
         LoaderCheck(on_fail="ignore")
+
+
+# ---------------------------------------------------------------------- a resumed run that replays its epoch
+def _resume(tmp_path, make_loader, *, on_fail="raise"):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    common = dict(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False)
+    first = LoaderCheck(on_fail="log")
+    checkpoints = ModelCheckpoint(dirpath=str(tmp_path), every_n_train_steps=5, save_top_k=-1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore")
+        L.Trainer(max_steps=7, callbacks=[first, checkpoints], **common).fit(Tiny(), train_dataloaders=make_loader())
+    ckpt = next(p for p in tmp_path.glob("*.ckpt") if "step=5" in p.name)
+    second = LoaderCheck(on_fail=on_fail)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="(?!.*resume).*")
+        L.Trainer(max_steps=10, callbacks=[second], **common).fit(Tiny(), train_dataloaders=make_loader(),
+                                                                    ckpt_path=str(ckpt))
+    return second
+
+
+def _seeded_shuffle():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x = torch.randn(640, 4, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(640) % 10
+    return DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(1))
+
+
+def test_a_resume_that_restarts_the_epoch_fails(tmp_path):
+    # a plain DataLoader is not resumable: Lightning resumes at batch 5 but the data starts over
+    with pytest.raises(LoaderCheckFailed, match="resume-replay") as info:
+        _resume(tmp_path, _seeded_shuffle)
+    assert "started the epoch again" in info.value.report.checks[0].message
+
+
+def test_a_resume_on_fresh_data_passes(tmp_path):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    calls = iter(range(100))
+
+    def fresh():  # a different seed per run: the resumed epoch does not replay the trained batches
+        seed = next(calls)
+        x = torch.randn(640, 4, generator=torch.Generator().manual_seed(0))
+        return DataLoader(TensorDataset(x, torch.arange(640) % 10), batch_size=32, shuffle=True,
+                          generator=torch.Generator().manual_seed(seed))
+
+    _resume(tmp_path, fresh)  # does not raise
