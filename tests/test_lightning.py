@@ -100,7 +100,8 @@ def test_bad_on_fail_is_rejected():
 def _resume(tmp_path, make_loader, *, on_fail="raise"):
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    common = dict(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False)
+    common = dict(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                  default_root_dir=str(tmp_path))  # Lightning's own checkpoints, if any, never land in the repo
     first = LoaderCheck(on_fail="log")
     checkpoints = ModelCheckpoint(dirpath=str(tmp_path), every_n_train_steps=5, save_top_k=-1)
     with warnings.catch_warnings():

@@ -1,0 +1,1 @@
+"""The placeholder project of docs/integrations.md (`myproject.data`), made real for tests/test_snippets.py."""
