@@ -136,3 +136,14 @@ def test_length_grouped_reads_both_spellings():
 def test_bad_on_fail_is_rejected():
     with pytest.raises(LoaderCheckError, match="on_fail must be one of"):
         LoaderCheckCallback(on_fail="never")
+
+
+def test_a_shuffled_train_is_bit_identical_with_and_without_the_callback(tmp_path):
+    from transformers import TrainerCallback
+
+    transformers.set_seed(0)  # the model's initial weights come from the global RNG
+    _, plain = train(tmp_path / "plain", TrainerCallback())
+    transformers.set_seed(0)
+    _, checked = train(tmp_path / "checked", LoaderCheckCallback())
+    a, b = plain.state_dict(), checked.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -143,3 +143,19 @@ def test_a_resume_on_fresh_data_passes(tmp_path):
                           generator=torch.Generator().manual_seed(seed))
 
     _resume(tmp_path, fresh)  # does not raise
+
+
+def test_a_shuffled_fit_is_bit_identical_with_and_without_the_callback():
+    def run(callbacks):
+        L.seed_everything(0, verbose=False)
+        model = Tiny()
+        trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=1, callbacks=callbacks, logger=False,
+                            enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore")
+            trainer.fit(model, train_dataloaders=loader(shuffle=True))
+        return model.state_dict()
+
+    plain, checked = run([]), run([LoaderCheck()])
+    assert plain.keys() == checked.keys()
+    assert all(torch.equal(plain[k], checked[k]) for k in plain)
