@@ -1,6 +1,6 @@
 """loadercheck vs cleanlab Datalab ``non_iid`` on the same label-free streams.
 
-    /work/bench-venv/bin/python benchmarks/cleanlab_compare.py            # the full run (about 45 min)
+    /work/bench-venv/bin/python benchmarks/cleanlab_compare.py            # the full run (45-80 min on 2 cores)
     /work/bench-venv/bin/python benchmarks/cleanlab_compare.py --quick    # n = 1,024 and 4,096, 3 reps
     /work/bench-venv/bin/python benchmarks/cleanlab_compare.py --sizes 1024 4096 --reps-scale 0.5
     /work/bench-venv/bin/python benchmarks/cleanlab_compare.py --tools cleanlab
@@ -171,6 +171,7 @@ def features_of(pair: Pair, order: np.ndarray) -> np.ndarray:
 @dataclass
 class Run:
     seconds: float
+    cpu: float = float("nan")           # process CPU seconds (all threads) of the same call
     verdict: str | None = None          # loadercheck: pass / warn / fail
     failed: tuple[str, ...] = ()         # loadercheck: ids of failing checks
     warned: tuple[str, ...] = ()
@@ -183,13 +184,13 @@ def run_loadercheck(batches: list, n: int) -> Run:
     import loadercheck
     from loadercheck.errors import LoaderCheckError
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         report = loadercheck.check(batches, batches=n // BATCH + 1)
     except LoaderCheckError as exc:
-        return Run(time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}")
-    seconds = time.perf_counter() - t0
-    return Run(seconds, verdict=str(report.verdict),
+        return Run(time.perf_counter() - t0, time.process_time() - c0, error=f"{type(exc).__name__}: {exc}")
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return Run(seconds, cpu, verdict=str(report.verdict),
                failed=tuple(c.id for c in report.checks if str(c.status) == "fail"),
                warned=tuple(c.id for c in report.checks if str(c.status) == "warn"))
 
@@ -200,13 +201,13 @@ def run_cleanlab(features: np.ndarray) -> Run:
     n = features.shape[0]
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         lab = Datalab(data={"dummy": np.zeros(n)}, verbosity=0)
         lab.find_issues(features=features, issue_types={"non_iid": {}})
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         summary = lab.get_issue_summary("non_iid")
         pvalue = float(lab.get_info("non_iid")["p-value"])
-    return Run(seconds, pvalue=pvalue, own_flag=bool(int(summary["num_issues"].iloc[0]) > 0))
+    return Run(seconds, cpu, pvalue=pvalue, own_flag=bool(int(summary["num_issues"].iloc[0]) > 0))
 
 
 # --------------------------------------------------------------------------- bookkeeping
@@ -219,6 +220,9 @@ class Cell:
 
     def seconds(self) -> list[float]:
         return [r.seconds for r in self.ordered + self.twin]
+
+    def cpu(self) -> list[float]:
+        return [r.cpu for r in self.ordered + self.twin]
 
 
 def median(values: list[float]) -> float:
@@ -243,10 +247,11 @@ def top_ids(runs: list[Run]) -> str:
 def rows_for(kind: str, n: int, tool: str, cell: Cell) -> list[list[str]]:
     o, t = cell.ordered, cell.twin
     med = fmt_s(median(cell.seconds()))
+    cpu = fmt_s(median(cell.cpu()))
     if tool == "loadercheck":
         errors = [r for r in o + t if r.error]
         if errors:
-            return [[kind, f"{n:,}", "loadercheck", "-", "-", "-", "-",
+            return [[kind, f"{n:,}", "loadercheck", "-", "-", "-", "-", "-",
                      f"error: {errors[0].error}  ({len(errors)}/{len(o) + len(t)} runs)"]]
         det = sum(r.verdict == "fail" for r in o)
         ff = sum(r.verdict == "fail" for r in t)
@@ -254,7 +259,7 @@ def rows_for(kind: str, n: int, tool: str, cell: Cell) -> list[list[str]]:
         note = f"fails on ordered: {top_ids(o)}"
         if ff:
             note += f"; on twins: {top_ids(t)}"
-        return [[kind, f"{n:,}", "loadercheck (alpha 1e-3)", f"{det}/{len(o)}", f"{ff}/{len(t)}", warns, med, note]]
+        return [[kind, f"{n:,}", "loadercheck (alpha 1e-3)", f"{det}/{len(o)}", f"{ff}/{len(t)}", warns, med, cpu, note]]
     po = [r.pvalue for r in o]
     pt = [r.pvalue for r in t]
     note = f"median p: ordered {fmt_p(median(po))}, twin {fmt_p(median(pt))}; min twin p {fmt_p(min(pt))}"
@@ -263,8 +268,8 @@ def rows_for(kind: str, n: int, tool: str, cell: Cell) -> list[list[str]]:
     strict_o = sum(r.pvalue < LIKE_FOR_LIKE for r in o)
     strict_t = sum(r.pvalue < LIKE_FOR_LIKE for r in t)
     return [
-        [kind, f"{n:,}", "cleanlab own rule (p<0.05)", f"{own_o}/{len(o)}", f"{own_t}/{len(t)}", "-", med, note],
-        [kind, f"{n:,}", "cleanlab p<1e-3", f"{strict_o}/{len(o)}", f"{strict_t}/{len(t)}", "-", med, ""],
+        [kind, f"{n:,}", "cleanlab own rule (p<0.05)", f"{own_o}/{len(o)}", f"{own_t}/{len(t)}", "-", med, cpu, note],
+        [kind, f"{n:,}", "cleanlab p<1e-3", f"{strict_o}/{len(o)}", f"{strict_t}/{len(t)}", "-", med, cpu, ""],
     ]
 
 
@@ -289,12 +294,24 @@ def versions() -> str:
     return ", ".join(out)
 
 
-def git_head() -> str:
+def loadercheck_source() -> str:
+    """Where ``loadercheck`` is imported from, its git commit, and whether that tree has local changes."""
     try:
-        return subprocess.run(["git", "log", "--oneline", "-1"], cwd=Path(__file__).resolve().parent.parent,
-                              capture_output=True, text=True, timeout=10).stdout.strip()[:100] or "?"
+        import loadercheck
+    except ImportError:
+        return "loadercheck not importable"
+    root = Path(loadercheck.__file__).resolve().parent.parent
+    where = f"loadercheck imported from {root}"
+    try:
+        head = subprocess.run(["git", "log", "--oneline", "-1"], cwd=root, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "loadercheck"], cwd=root, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "?"
+        return where
+    if not head:
+        return where
+    return f"{where} at {head[:110]}" + (" (+ uncommitted changes under loadercheck/)" if dirty else "")
 
 
 # --------------------------------------------------------------------------- main
@@ -319,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("loadercheck vs cleanlab Datalab non_iid on label-free streams (ordered vs shuffled twin)")
     print(f"{versions()}; python {platform.python_version()}, {os.cpu_count()} CPUs")
-    print(f"loadercheck at: {git_head()}")
+    print(loadercheck_source())
     print(f"batch size {BATCH}; loadercheck.check(batches, batches=n//32+1) on in-memory batches; verdict fail = flagged")
     print("cleanlab features: visual-clusters = flattened pixels (192); lm-domains = bag-of-tokens histogram")
     print(f"  -> {PROJ_DIM} dims by a fixed Gaussian random projection; length-sorted = the same {PROJ_DIM} dims + the"
@@ -360,8 +377,9 @@ def main(argv: list[str] | None = None) -> int:
                               f"{shown[:90]} ({run.seconds:.3f} s)", file=sys.stderr, flush=True)
 
     print("detected = flagged on the ordered stream; false fail = flagged on its shuffled twin;")
-    print("warns = loadercheck verdicts 'warn' (ordered/twin); median s = median wall time per stream (both orders)\n")
-    header = ["kind", "n", "tool", "detected", "false fail", "warns", "median s", "notes"]
+    print("warns = loadercheck verdicts 'warn' (ordered/twin); median s = median wall time per stream (both orders);")
+    print("cpu s = median process CPU seconds of the same calls (all threads; less sensitive to other load)\n")
+    header = ["kind", "n", "tool", "detected", "false fail", "warns", "median s", "cpu s", "notes"]
     rows = []
     for kind in args.kinds:
         for n in sizes:
@@ -371,22 +389,26 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, header)
 
     if {"loadercheck", "cleanlab"} <= set(args.tools):
-        print("\nspeed ratio cleanlab / loadercheck (median wall time per stream)")
+        print("\nspeed ratio cleanlab / loadercheck (median wall time per stream, both orders, all kinds;"
+              " cpu ratio: the same with process CPU seconds)")
         ratio_rows = []
         for n in sizes:
-            per_kind, lc_all, cl_all, erred = [], [], [], False
+            per_kind, lc_all, cl_all, lc_cpu, cl_cpu, erred = [], [], [], [], [], False
             for kind in args.kinds:
                 lc, cl = cells[kind, n, "loadercheck"], cells[kind, n, "cleanlab"]
                 erred |= any(r.error for r in lc.ordered + lc.twin)
                 lc_all += lc.seconds()
                 cl_all += cl.seconds()
+                lc_cpu += lc.cpu()
+                cl_cpu += cl.cpu()
                 per_kind.append(f"{kind} {median(cl.seconds()) / median(lc.seconds()):.1f}x")
             if erred:
-                ratio_rows.append([f"{n:,}", "-", "-", "-", "n/a (loadercheck raised an error)"])
+                ratio_rows.append([f"{n:,}", "-", "-", "-", "-", "n/a (loadercheck raised an error)"])
                 continue
             ratio_rows.append([f"{n:,}", fmt_s(median(cl_all)), fmt_s(median(lc_all)),
-                               f"{median(cl_all) / median(lc_all):.1f}x", "; ".join(per_kind)])
-        print_table(ratio_rows, ["n", "cleanlab s", "loadercheck s", "ratio", "per kind"])
+                               f"{median(cl_all) / median(lc_all):.1f}x", f"{median(cl_cpu) / median(lc_cpu):.1f}x",
+                               "; ".join(per_kind)])
+        print_table(ratio_rows, ["n", "cleanlab s", "loadercheck s", "ratio", "cpu ratio", "per kind (wall)"])
     print(f"\ntotal wall time {time.perf_counter() - t_start:.0f} s")
     return 0
 
