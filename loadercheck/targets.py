@@ -101,10 +101,10 @@ def mask_classes(masks: np.ndarray) -> np.ndarray:
     Ties go to the smaller class; an all-void mask gives :data:`NO_OBJECT`.
     """
     n = masks.shape[0]
-    flat = masks.reshape(n, -1).astype(np.int64)
     out = np.full(n, NO_OBJECT, dtype=np.int64)
-    if flat.size == 0:
+    if n == 0 or masks.size == 0:
         return out
+    flat = masks.reshape(n, -1).astype(np.int64)
     valid = (flat != MASK_IGNORE) & (flat >= 0)
     top = int(flat[valid].max()) + 1 if valid.any() else 1
     rows = np.repeat(np.arange(n), flat.shape[1])[valid.ravel()]

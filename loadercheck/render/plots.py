@@ -263,5 +263,10 @@ def probe_figure(details: Mapping[str, Any]) -> str:
 
 
 def _short(name: str, width: int = 14) -> str:
-    name = str(name)
-    return name if len(name) <= width else name[: width - 1] + "\u2026"
+    """A class name as plain text on a figure: shortened, control characters escaped, and every ``$``
+    escaped so that matplotlib never reads a label as mathtext."""
+    from .safe import printable
+
+    name = printable(name)
+    name = name if len(name) <= width else name[: width - 1] + "\u2026"
+    return name.replace("$", r"\$")
