@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")  # cluster_codes' SVD is ~10x slower with 2 BLAS threads on 2 cores
+    os.environ.setdefault(var, "1")  # one BLAS thread per worker (cluster_codes' eigh: 5-10x slower on 2 here)
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
@@ -59,6 +59,9 @@ SHAPES = {
     "1000 Zipf, b=4, n=16384": (16384, 4, lambda r: syn.shuffled(16384, syn.zipf_shares(1000), r), False),
     "with replacement 10, b=32, n=2048": (2048, 32, lambda r: syn.shuffled(2048, syn.uniform_shares(10), r, replace=True), False),
     "with replacement 95/5, b=2, n=512": (512, 2, lambda r: syn.shuffled(512, np.array([0.95, 0.05]), r, replace=True), False),
+    # a class prior between balanced and 95/5, where the autocorrelation test's fast tail runs anti-conservative
+    "80/20 binary, b=32, n=2048": (2048, 32, lambda r: syn.shuffled(2048, np.array([0.8, 0.2]), r), False),
+    "80/15/5, b=32, n=2048": (2048, 32, lambda r: syn.shuffled(2048, np.array([0.80, 0.15, 0.05]), r), False),
     "regression normal, b=32, n=2048": (2048, 32, lambda r: syn.regression_targets(2048, r), True),
     "regression Poisson(2) ties, b=16, n=1024": (1024, 16, lambda r: syn.regression_targets(1024, r, "poisson"), True),
 }
@@ -284,7 +287,8 @@ def main() -> None:
                         help="classic: label streams through run_checks; feeds: check() on in-memory batches")
     parser.add_argument("--shapes", nargs="*", default=None, help="shape names (either table); default: the group")
     args = parser.parse_args()
-    names = args.shapes or [*(SHAPES if args.group != "feeds" else ()), *(FEED_SHAPES if args.group != "classic" else ())]
+    names = args.shapes or [*(SHAPES if args.group != "feeds" else ()),
+                            *(FEED_SHAPES if args.group != "classic" else ())]
     unknown = [n for n in names if n not in SHAPES and n not in FEED_SHAPES]
     if unknown:
         parser.error(f"unknown shapes {unknown}; known: {[*SHAPES, *FEED_SHAPES]}")

@@ -3,7 +3,7 @@
 A stream is *flagged* when any check is significant (warn or fail) and *failed* when the
 verdict is fail (significant and an effect large enough to hurt, see docs/checks.md).
 
-    python benchmarks/power.py [--reps 100] [--workers 2] [--sizes 256 1024 4096 16384 65536]
+    python benchmarks/power.py [--reps 100] [--large-reps R] [--workers 2] [--sizes 256 1024 4096 16384 65536]
 
 10 classes, batch size 32 unless the family says otherwise, alpha = 1e-3 family-wise. For each
 cell, ``reps`` seeded streams of n labels; the rate is the share of streams whose report fails.
@@ -168,16 +168,20 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sizes", type=int, nargs="*", default=[256, 1024, 4096, 16384, 65536])
+    parser.add_argument("--large-reps", type=int, default=None,
+                        help="streams per cell at sizes >= 16384 (default: --reps); their cells can take seconds each")
     parser.add_argument("--group", choices=("all", "classic", "feeds"), default="all",
                         help="classic: label streams through run_checks; feeds: check() on in-memory batches")
     parser.add_argument("--families", nargs="*", default=None, help="family names (either table); default: the group")
     args = parser.parse_args()
     if args.families is None:
-        args.families = [*(FAMILIES if args.group != "feeds" else ()), *(FEED_FAMILIES if args.group != "classic" else ())]
+        args.families = [*(FAMILIES if args.group != "feeds" else ()),
+                         *(FEED_FAMILIES if args.group != "classic" else ())]
     unknown = [f for f in args.families if f not in FAMILIES and f not in FEED_FAMILIES]
     if unknown:
         parser.error(f"unknown families {unknown}; known: {[*FAMILIES, *FEED_FAMILIES]}")
-    jobs = [(f, n, args.reps) for f in args.families for n in args.sizes]
+    jobs = [(f, n, args.large_reps if args.large_reps and n >= 16384 else args.reps)
+            for f in args.families for n in args.sizes]
     jobs.sort(key=lambda job: -job[1])  # the largest (slowest) cells first: both workers stay busy to the end
     cells = {}
     caught: dict[str, dict[str, int]] = {}
@@ -212,6 +216,8 @@ def main() -> None:
             row = " | ".join(f"{a:.2f} / {x:.2f}" for a, x in zip(flagged, failed))
             by = ", ".join(f"{k} {v}" for k, v in sorted(caught.get(f, {}).items(), key=lambda kv: -kv[1])) or "-"
             print(f"| {f} | {row} | {n90(args.sizes, flagged)} | {n90(args.sizes, failed)} | {by} |")
+    reps = {n: (args.large_reps if args.large_reps and n >= 16384 else args.reps) for n in args.sizes}
+    print("\nstreams per cell: " + ", ".join(f"{n:,}: {r}" for n, r in reps.items()))
     slowest = max(cells.items(), key=lambda kv: kv[1][2])
     print(f"\nslowest cell: {slowest[0]} at {slowest[1][2]:.2f} s/stream")
 
