@@ -567,7 +567,8 @@ class StreamRecorder:
     def _read_labels(self, batch: object, index: int) -> tuple[np.ndarray, object]:
         """One label per sample (zeros for a label-free feed) and the batch's inputs."""
         if self._mode == "free":
-            return self._free_labels(batch, index, None), self._inputs(batch)
+            inputs = self._inputs(batch)
+            return self._free_labels(index, inputs), inputs
         try:
             raw, where = self._spec.locate(batch, index)
         except LabelError as exc:
@@ -649,13 +650,13 @@ class StreamRecorder:
         self._mode, self._target_kind = "free", kind
         self._notes.append(f"{why}: the feed is judged on its inputs (the input-order and length-order checks) "
                            "and on any metadata column")
-        return self._free_labels(batch, index, inputs), inputs
+        return self._free_labels(index, inputs), inputs
 
-    def _free_labels(self, batch: object, index: int, inputs: object) -> np.ndarray:
-        n = _count(inputs if inputs is not None else self._inputs(batch))
+    def _free_labels(self, index: int, inputs: object) -> np.ndarray:
+        n = _count(inputs)
         if n is None:
-            raise LabelError(f"batch {index} holds no inputs loadercheck can read (a {type(batch).__name__}), "
-                             "while batch 0 did; every batch must have the same structure")
+            raise LabelError(f"batch {index} holds no inputs loadercheck can read, while batch 0 did; every batch "
+                             "must have the same structure")
         return np.zeros(n, dtype=np.int64)
 
     def _record_signals(self, batch: object, inputs: object, n: int, index: int) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .labels import is_tensor
+from .sketch import to_numpy
 
 NO_OBJECT = -1
 """Code of a sample with no label present (an image without boxes, an all-zero multi-hot row)."""
@@ -71,7 +71,7 @@ def reduce_structured(raw: object, inputs: object = None) -> Reduced | None:
     """
     if isinstance(raw, (list, tuple)) and raw and all(_is_target_record(x) for x in raw):
         return Reduced(np.array([_image_class(x) for x in raw], dtype=np.int64), Kind.DETECTION)
-    array = _array(raw)
+    array = to_numpy(raw)
     if array is None or array.dtype.kind not in "biuf" or array.ndim < 2:
         return None
     if array.ndim >= 3 and array.dtype.kind in "biu":
@@ -128,22 +128,6 @@ def _looks_like_masks(array: np.ndarray, inputs: object) -> bool:
     return shape is None or tuple(shape) != tuple(array.shape)
 
 
-def _array(raw: object) -> np.ndarray | None:
-    if isinstance(raw, np.ndarray):
-        return raw
-    if is_tensor(raw):
-        t = raw.detach()
-        if t.device.type != "cpu":
-            t = t.cpu()
-        if t.is_floating_point() and t.element_size() < 4:
-            t = t.float()
-        try:
-            return t.numpy()
-        except (TypeError, RuntimeError):
-            return None
-    return None
-
-
 def _is_target_record(x: object) -> bool:
     """A per-image target: a mapping with object classes, or a (possibly empty) COCO annotation list."""
     if isinstance(x, Mapping):
@@ -157,7 +141,7 @@ def _object_classes(record: object) -> np.ndarray:
     if isinstance(record, Mapping):
         key = next(k for k in DETECTION_KEYS if k in record)
         value = record[key]
-        array = _array(value)
+        array = to_numpy(value)
         if array is None:
             array = np.asarray(value if isinstance(value, Sequence) and not isinstance(value, str) else [value])
         return np.asarray(array).reshape(-1)
@@ -206,7 +190,7 @@ def _token_labels(array: np.ndarray, inputs: object) -> bool:
         return False
     if array.dtype.kind == "i" and (array == -100).any():
         return True
-    tokens = _array(inputs)
+    tokens = to_numpy(inputs)
     if tokens is None or tokens.shape != array.shape:
         return False
     return bool(np.array_equal(tokens, array))

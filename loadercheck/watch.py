@@ -380,7 +380,7 @@ class Watch:
     def _agree(self, report: Report, *, early: bool = False) -> Report:
         """Under torch.distributed, every rank gets the same verdict: the worst rank's report (a fail
         anywhere fails everywhere, so all ranks raise or none). Every rank must reach the same look."""
-        if self.world < 1 or self.world == 1:
+        if self.world <= 1:
             return report
         import torch.distributed as dist
 
