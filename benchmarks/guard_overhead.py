@@ -97,7 +97,8 @@ def main() -> None:
     # the window's cost measured directly (immune to epoch-time noise): recording + the one check
     from loadercheck.api import evaluate
     from loadercheck.options import Options
-    from loadercheck.sampling import StreamRecorder, describe_loader
+    from loadercheck.adapters import describe_loader
+    from loadercheck.recording import StreamRecorder
 
     held = [batch for _, batch in zip(range(window), loader)]
     record_s, check_s = [], []

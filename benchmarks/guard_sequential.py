@@ -55,7 +55,7 @@ X = np.zeros((BATCH, 1), dtype=np.float32)  # the tiny input of every simulated 
 # --------------------------------------------------------------------------- building guards
 def make_guard(loader: Any, *, sequential: bool = True, on_fail: str = "raise", **options: Any) -> Guard:
     """What ``loadercheck.guard(loader, on_fail=..., **options)`` builds, with the Watch's ``sequential`` switch."""
-    from loadercheck.sampling import dataset_label_values, describe_loader
+    from loadercheck.adapters import dataset_label_values, describe_loader
 
     opts = Options(**options)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "check", "assert_well_shuffled", "guard", "Report", "Status", "CheckResult", "LoaderCheckError",
@@ -19,12 +19,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .api import assert_well_shuffled, check
     from .errors import LoaderCheckError
     from .watch import LoaderCheckFailed, LoaderCheckWarning, guard
-    from .results import CheckResult, Report, Status
+    from .report import Report
+    from .results import CheckResult, Status
 
 _LAZY = {
     "check": "api",
     "assert_well_shuffled": "api",
-    "Report": "results",
+    "Report": "report",
     "Status": "results",
     "CheckResult": "results",
     "LoaderCheckError": "errors",

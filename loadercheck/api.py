@@ -7,7 +7,8 @@ from typing import Any, Callable
 from .checks import run_checks
 from .options import Options
 from .report import build_report
-from .results import Report, Status
+from .report import Report
+from .results import Status
 
 
 def check(
@@ -54,8 +55,8 @@ def check(
 
 
 def sample(loader: Any, options: Options, *, progress: Callable[[int, int | None], None] | None = None):
-    """Draw the Stream that :func:`check` tests (the sampling layer, with the options' budgets)."""
-    from .sampling import draw
+    """Draw the Stream that :func:`check` tests (the drawing layer, with the options' budgets)."""
+    from .drawing import draw
 
     stream = draw(
         loader,

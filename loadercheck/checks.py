@@ -13,7 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import stats
+from . import adapters, stats
+from .adapters.pytorch import SHUFFLE_FIX, DataLoaderAdapter
 from .options import Options
 from .results import CheckResult, LabelKind, Signal, Status, Stream, TestResult
 
@@ -30,6 +31,7 @@ from .ids import (  # noqa: F401 - re-exported: the ids have always been importa
     LENGTH_ORDER,
     LOADER_CONFIG,
     METADATA_ORDER,
+    ORDER_CHECK_IDS,
     PROBE,
     RANK_COVERAGE,
     SIGNAL_CHECK_IDS,
@@ -168,9 +170,6 @@ def _target_trend_test(values: np.ndarray, batch_sizes: np.ndarray, **kw) -> Tes
 
 TARGET_TREND_CHECK = OrderCheck(TARGET_TREND, _target_trend_test, 0.1, _describe_trend)
 
-ORDER_CHECK_IDS: frozenset[str] = frozenset(
-    (*(c.id for c in (*CATEGORICAL_CHECKS, TARGET_TREND_CHECK)), *SIGNAL_CHECK_IDS))
-"""The statistical order checks (their Holm family); the other ids are forensics, probe and info."""
 
 
 NET_PERMS = 15999
@@ -441,35 +440,52 @@ def _hint(check_id: str, ctx: Context) -> str:
     return f"{cause}; fix: {shuffle_fix(ctx.stream)}"
 
 
-DATALOADER_SHUFFLE_FIX = "pass DataLoader(..., shuffle=True) (or a RandomSampler) for training"
-"""The fix for a map-style DataLoader read in stored order (order checks and loader-config share it)."""
+DATALOADER_SHUFFLE_FIX = SHUFFLE_FIX
+"""The fix for a map-style DataLoader read in stored order (kept importable from here)."""
 
 
 def shuffle_fix(stream: Stream) -> str:
-    """The fix for an ordered feed, named in the user's API (map-style DataLoader or streaming pipeline)."""
+    """The fix for an ordered feed, named in the user's API (the loader's library adapter words it)."""
     loader = stream.loader
     sampler = loader.sampler or ""
     iterable = (
-        loader.type_name != "DataLoader" or "Infinite" in sampler or "Iterable" in (loader.dataset or "")
+        not loader.type_name.endswith("DataLoader") or "Infinite" in sampler or loader.dataset_kind == "iterable"
+        or "Iterable" in (loader.dataset or "")
     )
+    words = adapters.wording(loader)
     if not iterable:
-        if loader.custom_batch_sampler:
-            return (f"the batch_sampler ({sampler}) decides which samples share a batch and the batch order: "
-                    "draw every batch's indices at random across classes (e.g. BatchSampler(RandomSampler(dataset), "
-                    "batch_size, drop_last=False)), or shuffle its batches and their composition every epoch")
-        if "Sequential" in sampler or loader.shuffle is False:
-            return DATALOADER_SHUFFLE_FIX
-        return f"the sampler ({sampler}) yields an ordered index sequence: use shuffle=True or a RandomSampler"
+        if loader.library not in (None, "torch") and not loader.custom_batch_sampler and loader.shuffle is not False:
+            return words.order_fix(loader) or DataLoaderAdapter.order_fix(loader) or SHUFFLE_FIX
+        return DataLoaderAdapter.order_fix(loader) or SHUFFLE_FIX
     continuous = stream.kind is LabelKind.CONTINUOUS
     codes = stats.decile_codes(stream.labels) if continuous else stream.labels
     span = _clustered_span(codes, stream.batch_sizes)
-    if span < 2:
+    if not _clustered(codes, span):
         return ("draw samples in random order: the labels do not cluster but follow a pattern (e.g. round-robin "
                 "over classes or sources); shuffle the shard/file order every epoch and the samples behind a buffer")
-    fix = "shuffle shards and samples: shuffle the shard/file order every epoch and use a larger shuffle buffer"
+    fix = words.order_fix(loader) if loader.example_level or loader.dataset_kind == "map" else None
+    if fix is None and loader.library not in (None, "torch"):
+        fix = words.order_fix(loader)
+    if fix is None:
+        fix = "shuffle shards and samples: shuffle the shard/file order every epoch and use a larger shuffle buffer"
     if continuous:  # categorical feeds get the size from the mixing window (forensics.mixing_note)
         fix += f" (at least {_suggest_buffer(span, codes):,} samples: targets stay clustered over ~{span:,})"
     return fix
+
+
+def _clustered(codes: np.ndarray, span: int) -> bool:
+    """Do equal labels arrive closer together than at random (clusters a buffer would mix), or is the
+    order a pattern (neighbours differ more than at random: round-robin)? The mixing window decides
+    when the runs are short: a buffered class-sorted feed has short runs yet clusters."""
+    if span >= 2:
+        return True
+    from .stats import identity
+
+    try:
+        window = identity.mixing_window(codes)
+    except stats.NotEnoughData:
+        return False
+    return window.lower_bound or window.samples >= 2
 
 
 def _clustered_span(codes: np.ndarray, batch_sizes: np.ndarray) -> int:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from . import __version__
+from ._version import __version__
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 

@@ -111,7 +111,8 @@ def sampler_rank_views(loader: object, stream: Stream | None = None,
     Reads indices only (no sample loaded); global RNG state is restored. Labels come from
     ``stream.dataset_labels`` (or the dataset's metadata) when available.
     """
-    from .sampling import dataset_label_values, preserved_rng, sampler_object
+    from .adapters import dataset_label_values, sampler_object
+    from .rng import preserved_rng
 
     sampler = sampler_object(loader)
     if sampler is None or _attr(sampler, "num_replicas") is None or _attr(sampler, "rank") is None:

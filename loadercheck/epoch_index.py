@@ -29,6 +29,7 @@ import numpy as np
 from .errors import LoaderError
 from .labels import is_tensor, to_label_array
 from .results import Epoch, LabelKind, LoaderInfo, Stream
+from .rng import preserved_rng
 
 __all__ = ["IndexOrder", "read_index_order", "order_unreadable", "sampler_labels", "sampler_stream"]
 
@@ -64,8 +65,6 @@ def order_unreadable(loader: object) -> str | None:
 @contextlib.contextmanager
 def _preserved_sampler_state(loader: object) -> Iterator[None]:
     """Restore the global RNGs and every torch.Generator reachable from the loader's samplers."""
-    from .sampling import preserved_rng
-
     generators: list[Any] = []
     seen: set[int] = set()
     for holder in (loader, _attr(loader, "sampler"), _attr(loader, "batch_sampler"),
@@ -152,9 +151,9 @@ def sampler_labels(loader: object, labels: Any = None, label: Any = None) -> tup
     """The dataset's labels (one per index) and where they came from, or ``(None, why not)``.
 
     ``labels`` (a user-given array, one label per dataset index) wins; else the dataset metadata
-    that :func:`loadercheck.sampling.dataset_label_values` finds (``label`` names a column).
+    that :func:`loadercheck.adapters.dataset_label_values` finds (``label`` names a column).
     """
-    from .sampling import dataset_label_values
+    from .adapters import dataset_label_values
 
     size = None
     with contextlib.suppress(Exception):
@@ -244,13 +243,13 @@ def sampler_stream(
 
 
 def _describe(loader: object) -> LoaderInfo:
-    from .sampling import describe_loader
+    from .adapters import describe_loader
 
     return describe_loader(loader)
 
 
 def _kind(values: np.ndarray) -> LabelKind:
-    from .sampling import _label_kind
+    from .recording import label_kind as _label_kind
 
     return _label_kind(values)
 

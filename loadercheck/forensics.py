@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from . import stats
-from .checks import DATALOADER_SHUFFLE_FIX, ORDER_CHECK_IDS
-from .ids import CROSS_EPOCH_ORDER, DUPLICATES, INPUT_DRIFT, LOADER_CONFIG, RANK_COVERAGE, SIGNAL_CHECK_IDS
+from . import adapters
+from .adapters.pytorch import SHUFFLE_FIX as DATALOADER_SHUFFLE_FIX
+from .ids import CROSS_EPOCH_ORDER, DUPLICATES, INPUT_DRIFT, LOADER_CONFIG, ORDER_CHECK_IDS, RANK_COVERAGE, SIGNAL_CHECK_IDS
 from .options import Options
 from .results import CheckResult, LabelKind, LoaderInfo, Status, Stream, TestResult
 from .stats import identity
@@ -156,15 +157,25 @@ def config_findings(info: LoaderInfo, options: Options) -> list[Finding]:
                 f"{what} reshuffles only when {owner} is called each epoch (DataLoader never calls it)",
             ))
     if info.shuffle_buffer is not None:
-        size = info.dataset_length
+        size = info.dataset_length or info.epoch_samples
+        words = adapters.wording(info)
+        if size and info.shuffle_buffer >= size and info.shuffle_initial is not None and info.shuffle_initial < size / 10:
+            buffer = min(info.shuffle_buffer, size)  # meant as a full shuffle, yet it starts from a nearly empty buffer
+            out.append(Finding(
+                "small-initial", "note" if options.ordered else "warn",
+                f"the shuffle buffer holds up to {info.shuffle_buffer:,} samples but starts yielding once it has "
+                f"initial={info.shuffle_initial:,}: the first samples out are drawn from the first few hundred read, "
+                "so the start of every epoch follows the stored order",
+                f"fill the buffer before yielding: .shuffle({buffer}, initial={buffer})",
+            ))
         if size and info.shuffle_buffer < SMALL_BUFFER * size:
             out.append(Finding(
                 "small-buffer", "note" if options.ordered else "warn",
                 f"the streaming shuffle buffer holds {info.shuffle_buffer:,} samples, "
                 f"{info.shuffle_buffer / size:.2%} of the {size:,} in the data: labels stay in the order "
                 "of the shards and files beyond that span",
-                "shuffle the shard/file list every epoch and raise the buffer (see the order checks' hints "
-                "for the size this feed needs)",
+                words.buffer_fix(info, None) or "shuffle the shard/file list every epoch and raise the buffer (see "
+                "the order checks' hints for the size this feed needs)",
             ))
         else:
             out.append(Finding("buffer", "note", f"streaming shuffle buffer of {info.shuffle_buffer:,} samples"))
@@ -412,7 +423,11 @@ def cross_epoch_order(stream: Stream, options: Options) -> CheckResult:
                 "of every epoch (DataLoader never calls it)")
         return CheckResult(CROSS_EPOCH_ORDER, Status.WARN, message, hint=hint, **base)
     status = Status.FAIL if (r.effect or 0.0) >= REPLAY_EFFECT else Status.WARN
-    if info.dataset_kind == "iterable" or not _is_dataloader(info):
+    if info.library not in (None, "torch") and adapters.wording(info).replay_fix(info):
+        cause = ("every epoch is fed in (nearly) the same order: the library's shuffle is seeded the same way each "
+                 "epoch, or nothing advances its epoch")
+        fix = adapters.wording(info).replay_fix(info) or ""
+    elif info.dataset_kind == "iterable" or not _is_dataloader(info):
         cause = ("every epoch streams in (nearly) the same order: files/shards read in one fixed order with no "
                  "or a re-seeded shuffle (a seeded WebDataset .shuffle(n, seed=s), a generator seeded the same "
                  "way every epoch)")
@@ -434,7 +449,7 @@ def cross_epoch_order(stream: Stream, options: Options) -> CheckResult:
 # --------------------------------------------------------------------------- input drift
 def input_drift(stream: Stream, options: Options) -> CheckResult:
     """``input-drift``: per-sample input summaries changing along the stream (whole batches permuted)."""
-    from .sampling import FEATURE_NAMES
+    from .fingerprints import FEATURE_NAMES
 
     features = stream.epochs[0].features
     if features is None:
@@ -511,7 +526,8 @@ def mixing_note(stream: Stream) -> tuple[str, dict[str, Any]] | None:
         return None
     if w.samples < 2 and not w.lower_bound:
         return None  # neighbours already differ: a pattern, not clusters a buffer would mix
-    total = stream.loader.dataset_length
+    info = stream.loader
+    total = info.dataset_length or info.epoch_samples
     around = f"at least {w.samples:,}" if w.lower_bound else f"about {w.samples:,}"
     text = f"this feed mixes labels over {around} samples"
     if total:
@@ -521,9 +537,22 @@ def mixing_note(stream: Stream) -> tuple[str, dict[str, Any]] | None:
         buffer = min(buffer, total)
     details = {"mixing_window": w.samples, "mixing_window_is_lower_bound": w.lower_bound,
                "suggested_buffer": buffer}
-    if stream.loader.dataset_kind == "iterable" or stream.loader.shuffle_buffer is not None or not _is_dataloader(stream.loader):
-        text += f"; a shuffle buffer of about {buffer:,} samples (20x that span) would mix them"
+    if info.dataset_kind == "iterable" or info.shuffle_buffer is not None or not _is_dataloader(info):
+        text += "; " + _buffer_advice(info, buffer, total)
     return text, details
+
+
+def _buffer_advice(info: LoaderInfo, buffer: int, total: int | None) -> str:
+    """What to change in the streaming shuffle, in the library's terms."""
+    held = info.shuffle_buffer
+    if held is not None and total and held >= total and info.shuffle_initial is not None and info.shuffle_initial < total:
+        whole = min(held, total)
+        return (f"the shuffle buffer ({held:,}) already holds the whole data, but it starts yielding after "
+                f"initial={info.shuffle_initial:,} samples, so the first samples out follow the stored order: "
+                f"fill it first, .shuffle({whole}, initial={whole})")
+    library_fix = adapters.wording(info).buffer_fix(info, buffer)
+    generic = f"a shuffle buffer of about {buffer:,} samples (20x that span) would mix them"
+    return f"{generic}: {library_fix}" if library_fix else generic
 
 
 def _round_up(x: int) -> int:

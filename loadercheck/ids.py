@@ -43,3 +43,7 @@ CHECK_IDS: tuple[str, ...] = (
 
 SIGNAL_CHECK_IDS: tuple[str, ...] = (INPUT_ORDER, LENGTH_ORDER, METADATA_ORDER)
 """Order checks on signals besides the label (label-free feeds, token streams, metadata columns)."""
+
+ORDER_CHECK_IDS: frozenset[str] = frozenset(
+    (LABEL_RUNS, BATCH_ENTROPY, LABEL_AUTOCORRELATION, WINDOW_DRIFT, TARGET_TREND, *SIGNAL_CHECK_IDS))
+"""The statistical order checks (their Holm family); the other ids are forensics, probe and info."""

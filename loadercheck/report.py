@@ -1,18 +1,106 @@
-"""Assemble a Report from a Stream and its CheckResults (no I/O, no formatting)."""
+"""The :class:`Report` of a run, assembled from a Stream and its CheckResults (no I/O).
+
+The Report is the public result object: ``to_dict``/``to_json`` give the JSON document, ``print(report)``
+and a notebook's ``_repr_html_`` call the renderers (which sit below this module and import only
+:mod:`loadercheck.results`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .checks import verdict
-from .results import CheckResult, LabelKind, Report, Stream, StreamSummary
+from .results import CheckResult, LabelKind, LoaderInfo, Status, Stream, StreamSummary, jsonable
+
+__all__ = ["Report", "build_report", "label_strip"]
 
 STRIP_CELLS = 96
 """The label strip shows at most this many cells (one per batch, or per window of batches)."""
+
+
+
+@dataclass(frozen=True)
+class Report:
+    """The result of :func:`loadercheck.check`: verdict, checks and what was sampled."""
+
+    verdict: Status
+    target: str
+    config: Mapping[str, Any]
+    stream: StreamSummary
+    loader: LoaderInfo
+    checks: tuple[CheckResult, ...]
+    version: str
+    strip: tuple[tuple[int, ...], ...] = ()
+    """Label strip: per cell (batch or window) the dominant class code and its share bucket; see report.py."""
+    class_names: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when no check failed (the CLI exits 0)."""
+        return self.verdict is not Status.FAIL
+
+    @property
+    def failed(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if c.status is Status.FAIL)
+
+    @property
+    def fixes(self) -> tuple[str, ...]:
+        """The distinct fixes named by failing and warning checks, in check order.
+
+        A hint reads ``"cause; fix: fix"``; a fix another check already gave (or gave with more
+        detail) is listed once.
+        """
+        fixes: list[str] = []
+        for c in self.checks:
+            if not c.hint or c.status not in (Status.FAIL, Status.WARN):
+                continue
+            fix = c.hint.partition("; fix: ")[2]
+            if fix and not any(fix in given for given in fixes):
+                fixes.append(fix)
+        return tuple(fixes)
+
+    def __getitem__(self, check_id: str) -> CheckResult:
+        for result in self.checks:
+            if result.id == check_id:
+                return result
+        raise KeyError(f"no check {check_id!r} in this report; it has {[c.id for c in self.checks]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of SPEC §5 (stable keys; new keys are only ever added)."""
+        stream = asdict(self.stream)
+        stream["label_kind"] = str(self.stream.label_kind)
+        stream["notes"] = list(self.stream.notes)
+        stream["signals"] = list(self.stream.signals)
+        return {
+            "loadercheck_version": self.version,
+            "verdict": str(self.verdict),
+            "target": self.target,
+            "config": {k: jsonable(v) for k, v in self.config.items()},
+            "stream": stream,
+            "loader": {**asdict(self.loader), "description": self.loader.describe()},
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """``to_dict()`` as one JSON document."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def __str__(self) -> str:
+        """The plain-text report, as the CLI prints it (``print(report)``)."""
+        from .render.text import render_text
+
+        return render_text(self, color=False)
+
+    def _repr_html_(self) -> str:
+        """The report in a notebook: verdict, checks and fixes as an HTML fragment (no figures)."""
+        from .render.html import report_fragment
+
+        return report_fragment(self)
 
 
 def build_report(stream: Stream, checks: tuple[CheckResult, ...], config: Mapping[str, Any], target: str) -> Report:

@@ -5,8 +5,7 @@ Nothing here computes statistics or formats output; renderers import these types
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Mapping
 
@@ -126,11 +125,29 @@ class LoaderInfo:
     """The shuffle buffer size a known streaming pipeline exposes, when found."""
     custom_batch_sampler: bool = False
     """True when a custom ``batch_sampler`` (not torch's ``BatchSampler``) decides the batches; ``sampler`` names it."""
+    library: str | None = None
+    """The data library whose adapter read the dataset or pipeline (``"torch"``, ``"datasets"``,
+    ``"webdataset"``, ``"streaming"``, ``"litdata"``, ``"torchdata"``, ``"grain"``); None for plain iterables."""
+    example_level: bool = False
+    """True when the object yields single examples (a Hugging Face or torch dataset iterated directly):
+    loadercheck groups them into batches of ``batch_size`` for the checks."""
+    shuffle_initial: int | None = None
+    """Samples a streaming shuffle buffer collects before it yields (WebDataset ``initial``)."""
+    shuffle_seed: int | None = None
+    """The seed of the library's shuffle, when it exposes one."""
+    shuffle_algo: str | None = None
+    """The library's shuffle algorithm (MosaicML ``shuffle_algo``)."""
+    shuffle_block_size: int | None = None
+    """Samples per shuffle block (MosaicML ``shuffle_block_size``)."""
+    epoch_samples: int | None = None
+    """Samples in one whole pass, when loadercheck drew a pass to its end (the data size of a stream
+    whose length is not exposed)."""
 
     def describe(self) -> str:
         """One line such as ``DataLoader(batch_size=32, sampler=SequentialSampler, ...)``."""
         parts = []
-        for name in ("batch_size", "sampler", "shuffle", "num_workers", "drop_last"):
+        for name in ("batch_size", "sampler", "shuffle", "num_workers", "drop_last", "shuffle_buffer",
+                     "shuffle_initial", "shuffle_algo", "shuffle_block_size"):
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={value}")
@@ -210,7 +227,7 @@ class CheckResult:
             "effect": _finite_or_none(self.effect),
             "hint": self.hint,
             "method": self.method,
-            "details": {k: _jsonable(v) for k, v in self.details.items()},
+            "details": {k: jsonable(v) for k, v in self.details.items()},
         }
 
 
@@ -232,85 +249,6 @@ class StreamSummary:
     """The order signals tested besides the label, as ``"check-id: what"``."""
 
 
-@dataclass(frozen=True)
-class Report:
-    """The result of :func:`loadercheck.check`: verdict, checks and what was sampled."""
-
-    verdict: Status
-    target: str
-    config: Mapping[str, Any]
-    stream: StreamSummary
-    loader: LoaderInfo
-    checks: tuple[CheckResult, ...]
-    version: str
-    strip: tuple[tuple[int, ...], ...] = ()
-    """Label strip: per cell (batch or window) the dominant class code and its share bucket; see report.py."""
-    class_names: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        """True when no check failed (the CLI exits 0)."""
-        return self.verdict is not Status.FAIL
-
-    @property
-    def failed(self) -> tuple[CheckResult, ...]:
-        return tuple(c for c in self.checks if c.status is Status.FAIL)
-
-    @property
-    def fixes(self) -> tuple[str, ...]:
-        """The distinct fixes named by failing and warning checks, in check order.
-
-        A hint reads ``"cause; fix: fix"``; a fix another check already gave (or gave with more
-        detail) is listed once.
-        """
-        fixes: list[str] = []
-        for c in self.checks:
-            if not c.hint or c.status not in (Status.FAIL, Status.WARN):
-                continue
-            fix = c.hint.partition("; fix: ")[2]
-            if fix and not any(fix in given for given in fixes):
-                fixes.append(fix)
-        return tuple(fixes)
-
-    def __getitem__(self, check_id: str) -> CheckResult:
-        for result in self.checks:
-            if result.id == check_id:
-                return result
-        raise KeyError(f"no check {check_id!r} in this report; it has {[c.id for c in self.checks]}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document of SPEC §5 (stable keys; new keys are only ever added)."""
-        stream = asdict(self.stream)
-        stream["label_kind"] = str(self.stream.label_kind)
-        stream["notes"] = list(self.stream.notes)
-        stream["signals"] = list(self.stream.signals)
-        return {
-            "loadercheck_version": self.version,
-            "verdict": str(self.verdict),
-            "target": self.target,
-            "config": {k: _jsonable(v) for k, v in self.config.items()},
-            "stream": stream,
-            "loader": {**asdict(self.loader), "description": self.loader.describe()},
-            "checks": [c.to_dict() for c in self.checks],
-        }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """``to_dict()`` as one JSON document."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    def __str__(self) -> str:
-        """The plain-text report, as the CLI prints it (``print(report)``)."""
-        from .render.text import render_text
-
-        return render_text(self, color=False)
-
-    def _repr_html_(self) -> str:
-        """The report in a notebook: verdict, checks and fixes as an HTML fragment (no figures)."""
-        from .render.html import report_fragment
-
-        return report_fragment(self)
-
-
 def _finite_or_none(value: float | None) -> float | None:
     if value is None:
         return None
@@ -318,17 +256,17 @@ def _finite_or_none(value: float | None) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (float, np.floating)):
         return _finite_or_none(value)
     if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
+        return [jsonable(v) for v in value.tolist()]
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (str, int, bool)) or value is None:
         return value
     return str(value)

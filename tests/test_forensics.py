@@ -277,7 +277,7 @@ def test_loader_config_findings_read_off_the_object():
 
 
 def test_describe_loader_exposes_the_forensic_facts():
-    from loadercheck.sampling import describe_loader
+    from loadercheck.adapters import describe_loader
 
     ds = dataset(100)
     info = describe_loader(DataLoader(ds, sampler=DistributedSampler(ds, num_replicas=4, rank=1)))

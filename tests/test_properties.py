@@ -36,7 +36,7 @@ from loadercheck.errors import LoaderCheckError  # noqa: E402
 from loadercheck.render import plots  # noqa: E402
 from loadercheck.render.html import render_html  # noqa: E402
 from loadercheck.render.text import render_text  # noqa: E402
-from loadercheck.results import Report  # noqa: E402
+from loadercheck.report import Report  # noqa: E402
 
 # --------------------------------------------------------------------------------------------------
 # strategies

@@ -11,7 +11,7 @@ import pytest
 # be imported again in the next one, which C extensions refuse. Load what the checks use up front.
 import loadercheck.api  # noqa: E402,F401
 import loadercheck.render.text  # noqa: E402,F401
-import loadercheck.sampling  # noqa: E402,F401
+import loadercheck.drawing  # noqa: E402,F401
 import numpy  # noqa: E402,F401
 import scipy.stats  # noqa: E402,F401
 

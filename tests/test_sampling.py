@@ -1,4 +1,4 @@
-"""The sampling layer: describe_loader, StreamRecorder, draw (budgets, epochs, errors, RNG)."""
+"""Inspection, recording and drawing: describe_loader, StreamRecorder, draw (budgets, epochs, errors, RNG)."""
 
 from __future__ import annotations
 
@@ -18,15 +18,10 @@ from torch.utils.data import (
 
 from loadercheck.errors import LabelError, LoaderError
 from loadercheck.results import LabelKind, LoaderInfo
-from loadercheck.sampling import (
-    DEFAULT_BATCHES,
-    StreamRecorder,
-    dataset_label_values,
-    describe_loader,
-    draw,
-    fingerprint,
-    hash_rows,
-)
+from loadercheck.adapters import dataset_label_values, describe_loader
+from loadercheck.drawing import DEFAULT_BATCHES, draw
+from loadercheck.fingerprints import fingerprint, hash_rows
+from loadercheck.recording import StreamRecorder
 import loaders as L
 
 LABELS = L.sorted_labels(400, 5)
@@ -493,7 +488,7 @@ def test_cuda_labels_and_cuda_rng_are_handled():
 
 # ---------------------------------------------------------------------- forensic facts (issue 5)
 def test_feature_summaries_are_per_sample_deterministic_and_read_only():
-    from loadercheck.sampling import FEATURE_NAMES, feature_summaries
+    from loadercheck.fingerprints import FEATURE_NAMES, feature_summaries
 
     x = np.random.default_rng(0).normal(size=(6, 3, 4)).astype(np.float32)
     original = x.copy()
@@ -506,7 +501,7 @@ def test_feature_summaries_are_per_sample_deterministic_and_read_only():
 
 
 def test_draw_records_features_and_the_sampler_facts():
-    from loadercheck.sampling import sampler_probabilities
+    from loadercheck.adapters import sampler_probabilities
 
     stream = draw(L.dataloader(LABELS, 32))
     assert stream.epochs[0].features.shape == (len(LABELS), 6) and stream.epochs[1].features is not None

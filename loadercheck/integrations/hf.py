@@ -73,7 +73,7 @@ class LoaderCheckCallback(WatchingCallback, TrainerCallback):
     # hooks: gather inputs only; Watch decides ----------------------------------
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None,
                        train_dataloader: Any = None, **kwargs: Any) -> None:
-        from ..sampling import dataset_label_values, describe_loader
+        from ..adapters import dataset_label_values, describe_loader
 
         options, notes = self.options, ()
         if length_grouped(args) and not options.ordered:

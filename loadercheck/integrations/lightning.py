@@ -64,7 +64,7 @@ class LoaderCheck(WatchingCallback, Callback):
 
     # hooks: gather inputs only; Watch decides ----------------------------------
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
-        from ..sampling import dataset_label_values, describe_loader
+        from ..adapters import dataset_label_values, describe_loader
 
         def loader() -> Any:
             return trainer.train_dataloader
@@ -93,7 +93,7 @@ class LoaderCheck(WatchingCallback, Callback):
         self._restored = dict(state_dict) if state_dict.get("digests") else None
 
     def _note_batch(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
-        from ..sampling import batch_digest
+        from ..fingerprints import batch_digest
         from ..watch import RESUME_LEDGER, act, resume_replay_report, resume_replays
 
         epoch = int(trainer.current_epoch)

@@ -9,13 +9,16 @@ probe ran. The figures need matplotlib (a dependency, imported only for the HTML
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..results import CheckResult, LabelKind, Report, Status, Stream
+from ..results import CheckResult, LabelKind, Status, Stream
 from . import plots
 from .wording import evidence, verdict_sentence
+
+if TYPE_CHECKING:  # pragma: no cover - the Report sits above the renderers
+    from ..report import Report
 
 STATUS_COLOR = {Status.PASS: "#1a7f37", Status.WARN: "#9a6700", Status.FAIL: "#cf222e", Status.SKIP: "#6e7781"}
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from .. import __version__
-from ..results import Report
+from .._version import __version__
+
+if TYPE_CHECKING:  # pragma: no cover - the Report sits above the renderers
+    from ..report import Report
 
 
 def render_json(report: Report) -> str:

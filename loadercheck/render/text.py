@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..results import CheckResult, Report, Status
+from ..results import CheckResult, Status
 from .safe import printable
 from .sparkline import probe_summary
 from .wording import evidence, verdict_sentence
+
+if TYPE_CHECKING:  # pragma: no cover - the Report sits above the renderers
+    from ..report import Report
 
 STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
 CLASS_COLORS = (

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from ..checks import ORDER_CHECK_IDS
-from ..results import CheckResult, Report, Status
+from typing import TYPE_CHECKING
+
+from ..ids import ORDER_CHECK_IDS
+from ..results import CheckResult, Status
+
+if TYPE_CHECKING:  # pragma: no cover - the Report sits above the renderers
+    from ..report import Report
 
 
 def verdict_sentence(report: Report) -> str:
