@@ -9,7 +9,7 @@ The pieces, from the inside out:
   :class:`~loadercheck.results.CheckResult`.
 - :class:`Watch` is the state machine every adapter shares (``guard()``, the Lightning and Hugging
   Face callbacks): it is told ``start_epoch()`` / ``add(batch)`` / ``end_epoch()``, records the first
-  ``window`` batches of epoch 1 with a :class:`~loadercheck.sampling.StreamRecorder`, runs the checks
+  ``window`` batches of epoch 1 with a :class:`~loadercheck.recording.StreamRecorder`, runs the checks
   once (:func:`loadercheck.api.evaluate`), then records the first window of epoch 2 and compares
   the two label sequences, and finally does nothing at all.
 - :func:`act` turns a result into the user's choice: raise, warn or log.
@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from .options import Options
-    from .results import CheckResult, LoaderInfo, Report, Stream
+    from .report import Report
+    from .results import CheckResult, LoaderInfo, Stream
 
 __all__ = ["guard", "Guard", "Watch", "LoaderCheckFailed", "LoaderCheckWarning", "compare_epochs", "act"]
 
@@ -109,12 +110,16 @@ def compare_epochs(
 
     a, b = np.asarray(first), np.asarray(second)
     n = int(min(a.size, b.size))
-    _, codes = np.unique(np.concatenate([a[:n], b[:n]]), return_inverse=True)
-    if n >= 2 and codes.max() == 0:
+    codes = _small_codes(a[:n], b[:n])
+    if codes is None:  # any other values: one code per distinct value (a sort)
+        _, codes = np.unique(np.concatenate([a[:n], b[:n]]), return_inverse=True)
+    if n >= 2 and codes.max() == codes.min():
         return CheckResult(CROSS_EPOCH_ORDER, Status.SKIP,
                            f"all {n:,} compared labels are one class: a replayed order cannot be told from labels")
     try:
-        perms = max(15_999, int(np.ceil(4.0 / alpha)) - 1)  # enough to certify alpha (a guard's replay looks are small)
+        # enough permutations to certify alpha, up to REPLAY_MAX_PERMS (later epochs' levels keep
+        # halving: there the net no longer certifies, and a replay fails on net-free evidence only)
+        perms = min(max(15_999, int(np.ceil(4.0 / alpha)) - 1), REPLAY_MAX_PERMS)
         r = epoch_match_test(codes[:n], codes[n:], rng=np.random.default_rng(0), mc_below=2 * alpha,
                              mc_max_perms=perms, mc_max_labels=max(512, 16_384 * 15_999 // perms))
     except NotEnoughData as exc:
@@ -145,6 +150,25 @@ def compare_epochs(
     )
 
 
+REPLAY_MAX_PERMS = 159_999
+"""The replay look's permutation net uses at most this many permutations (of at most 1,638 labels:
+the check's own worst case of 16,384 labels x 15,999 permutations): enough to certify the levels of
+epochs 2 and 3 (5e-5, 2.5e-5 at alpha 1e-3); without the cap the permutations would double every epoch."""
+
+
+def _small_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """``a`` then ``b`` as one array of codes when both already are small non-negative integers
+    (label codes): no sort, no string; else None."""
+    import numpy as np
+
+    if a.dtype.kind not in "iub" or b.dtype.kind not in "iub" or not a.size or not b.size:
+        return None
+    joined = np.concatenate([a, b]).astype(np.int64, copy=False)
+    if joined.min() < 0 or joined.max() >= 1 << 20:
+        return None
+    return joined
+
+
 RESUME_LEDGER = 16
 """Digests of this many first batches per epoch are kept (and checkpointed) to notice a resumed run
 that replays batches it already trained on."""
@@ -166,9 +190,10 @@ def resume_replays(trained: list[int | None], resumed: list[int | None]) -> bool
 
 def resume_replay_report(target: str, epoch: int, trained: int, options: Options) -> Report:
     """The ``resume-replay`` failure: a resumed run re-trains the start of its epoch."""
-    from . import __version__
+    from ._version import __version__
     from .ids import RESUME_REPLAY
-    from .results import CheckResult, LabelKind, LoaderInfo, Report, Status, StreamSummary
+    from .report import Report
+    from .results import CheckResult, LabelKind, LoaderInfo, Status, StreamSummary
 
     message = (f"after resuming in epoch {epoch + 1} at batch {trained + 1:,}, the loader started the epoch again: "
                f"the first batches after the resume are the ones trained before the checkpoint")
@@ -181,6 +206,58 @@ def resume_replay_report(target: str, epoch: int, trained: int, options: Options
     stream = StreamSummary(samples=0, batches=0, epochs=1, classes=None, label_kind=LabelKind.NONE, batch_size=None,
                            seconds=0.0, notes=("a resumed run: only its first batches were compared",))
     return Report(Status.FAIL, target, options.to_dict(), stream, LoaderInfo("resumed loader"), (result,), __version__)
+
+
+def fails_at(report: Report, level: float) -> tuple[str, ...]:
+    """Ids of the checks of ``report`` that fail at the smaller family-wise level ``level``.
+
+    ``report`` was decided at a larger alpha; each check is held again to the threshold it gets at
+    ``level``: an order check's Holm-adjusted p-value to the order checks' share
+    (:func:`loadercheck.forensics.order_alpha`; the single-class prefix test, run outside Holm, to
+    half of it, the least it is ever given), a forensics test's p-value to its share
+    (``FORENSICS_SHARE * level / STATISTICAL_CHECKS``). A failing check without a p-value is a fact
+    (a sampler repeating indices), not a test: it fails at any level. The effect condition was
+    already met (the check failed at the larger alpha, and it does not depend on alpha).
+    """
+    from .checks import ORDER_CHECK_IDS
+    from .forensics import FORENSICS_SHARE, STATISTICAL_CHECKS, order_alpha
+
+    out = []
+    for c in report.checks:
+        if str(c.status) != "fail":
+            continue
+        if c.pvalue is None:
+            out.append(c.id)
+            continue
+        if c.id in ORDER_CHECK_IDS:
+            threshold = order_alpha(level) if "raw_pvalue" in c.details else order_alpha(level) / 2
+        else:
+            threshold = level * FORENSICS_SHARE / STATISTICAL_CHECKS
+        if c.pvalue <= threshold:
+            out.append(c.id)
+    return tuple(out)
+
+
+def at_level(report: Report, level: float) -> Report:
+    """``report`` decided again at the smaller family-wise level ``level`` (an early look's).
+
+    Checks failing at ``level`` (:func:`fails_at`) keep ``fail``; any other ``fail`` becomes
+    ``warn`` (significant only at the alpha the checks ran at); the verdict and ``config["alpha"]``
+    follow. A report already at ``level`` only has its single-class prefix test held to half.
+    """
+    from .results import Status
+
+    keep = set(fails_at(report, level))
+    checks = tuple(c if str(c.status) != "fail" or c.id in keep else replace(c, status=Status.WARN)
+                   for c in report.checks)
+    ran = report.config.get("alpha")
+    note = (f"an early look: the checks ran at alpha {ran:.2g} (permutation nets the look can afford); "
+            f"only a check significant at the look's level {level:.2g} stops it")
+    notes = report.stream.notes if ran == level else (*report.stream.notes, note)
+    from .checks import verdict
+
+    return replace(report, checks=checks, verdict=verdict([c.status for c in checks]),
+                   config={**report.config, "alpha": level}, stream=replace(report.stream, notes=notes))
 
 
 def failure_message(report: Report, what: str = "loader") -> str:
@@ -231,7 +308,7 @@ class Watch:
         Returns the :class:`~loadercheck.results.LoaderInfo` of the loader (called once, at check time).
     options : Options
         The check options; ``options.batches`` is the window (default: the check's budget,
-        :data:`loadercheck.sampling.DEFAULT_BATCHES`, or the whole epoch when shorter).
+        :data:`loadercheck.drawing.DEFAULT_BATCHES`, or the whole epoch when shorter).
     on_fail : {"raise", "warn", "log"}
     target : str
         Name of the loader in the report.
@@ -288,7 +365,7 @@ class Watch:
         self.epoch += 1
         if self.done or (self.epoch >= 2 and self._first is None):
             return False
-        from .sampling import StreamRecorder
+        from .recording import StreamRecorder
 
         self._recorder = StreamRecorder(
             self.options.label, keep_inputs=self.options.probe and self.epoch == 1,
@@ -323,7 +400,7 @@ class Watch:
         recorder, self._recorder = self._recorder, None
         if recorder is None or recorder.batches == 0:
             return
-        from .sampling import preserved_rng
+        from .rng import preserved_rng
 
         try:
             with preserved_rng():
@@ -355,14 +432,19 @@ class Watch:
         from dataclasses import replace as with_options
 
         from .api import evaluate
-        from .sampling import preserved_rng
+        from .rng import preserved_rng
 
-        k = recorder.batches
+        from .sequential import early_alpha
+
+        k, level = recorder.batches, self.schedule.level
         try:
             with preserved_rng():
                 stream = self._finish_first(recorder, f"looked at after {k:,} batches (an early look of the guard)")
-                options = with_options(self.options, alpha=self.schedule.level, probe=False)
-                report = evaluate(stream, options, target=self.target)
+                # the checks run at an alpha whose permutation nets the look can afford; only a check
+                # significant at the look's own level stops (the p-values are valid at every threshold)
+                alpha = early_alpha(level, int(stream.labels.size), factor=_net_factor(stream))
+                report = at_level(evaluate(stream, with_options(self.options, alpha=alpha, probe=False),
+                                           target=self.target), level)
         except Exception as exc:
             if isinstance(exc, LoaderCheckFailed):
                 raise
@@ -434,10 +516,8 @@ class Watch:
         """The replay look at this epoch's start: its first window against the previous epoch's."""
         second = recorder.finish(self._first.loader)
         previous = self._previous if self._previous is not None else self._first
-        result = compare_epochs(
-            _label_values(previous), _label_values(second), alpha=self.schedule.replay_level(self.epoch),
-            ordered=self.options.ordered,
-        )
+        first, then = _common_codes(previous, second)
+        result = compare_epochs(first, then, alpha=self.schedule.replay_level(self.epoch), ordered=self.options.ordered)
         self._previous = second
         if self.cross_epoch is not None and str(self.cross_epoch.status) in ("warn", "fail"):
             return  # one replay finding is enough: it stays the one reported
@@ -482,20 +562,39 @@ def _world() -> tuple[int, int]:
 
 
 def _default_window() -> int:
-    from .sampling import DEFAULT_BATCHES
+    from .drawing import DEFAULT_BATCHES
 
     return DEFAULT_BATCHES
 
 
-def _label_values(stream: Stream) -> np.ndarray:
-    """Labels as their original values (codes mean different classes in different recordings)."""
+def _net_factor(stream: Stream) -> float:
+    """:func:`loadercheck.sequential.net_perms_factor` of this stream's order checks: the label's
+    tests (4, or 5 for a continuous target) and one battery per extra signal (input clusters,
+    lengths, metadata columns), whose nets are sized for a level ``2 x`` its 4-5 tests smaller."""
+    from .sequential import net_perms_factor
+
+    kind = str(stream.kind)
+    tests = (5 if kind == "continuous" else 4 if kind != "none" else 0) + len(stream.signals)
+    parts = max((5 if str(sig.kind) == "continuous" else 4 for sig in stream.signals), default=0)
+    return net_perms_factor(max(tests, 1), parts)
+
+
+def _common_codes(first: Stream, second: Stream) -> tuple[np.ndarray, np.ndarray]:
+    """Both recordings' labels as integer codes over one alphabet, vectorised.
+
+    Each recording codes its classes in the order it met them, so the same code can mean different
+    classes in two recordings: the classes (a few, not the samples) are matched by value, and each
+    recording's codes are translated with one lookup table. Continuous targets and label-free
+    streams keep their values.
+    """
     import numpy as np
 
-    labels = stream.labels
-    if str(stream.kind) == "categorical" and stream.classes:
-        values = np.array([str(c) for c in stream.classes], dtype=object)
-        return values[labels]
-    return labels
+    if str(first.kind) != "categorical" or str(second.kind) != "categorical" or not first.classes or not second.classes:
+        return first.labels, second.labels
+    alphabet: dict[str, int] = {}
+    tables = [np.array([alphabet.setdefault(str(c), len(alphabet)) for c in s.classes], dtype=np.int64)
+              for s in (first, second)]
+    return tables[0][first.labels], tables[1][second.labels]
 
 
 def _with_result(report: Report, result: CheckResult) -> Report:
@@ -630,12 +729,12 @@ def guard(loader: Any, *, on_fail: str = "raise", target: str | None = None,
         loader = loader.loader
 
     def describe() -> LoaderInfo:
-        from .sampling import describe_loader
+        from .adapters import describe_loader
 
         return describe_loader(loader)
 
     def dataset_labels(spec: Any) -> Any:
-        from .sampling import dataset_label_values
+        from .adapters import dataset_label_values
 
         return dataset_label_values(loader, spec)
 

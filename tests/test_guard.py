@@ -169,7 +169,9 @@ def test_a_sorted_feed_is_stopped_at_an_early_look():
     g = loadercheck.guard(sorted_batches(), on_fail="warn", batches=50)
     with pytest.warns(LoaderCheckWarning, match="early look"):
         consume(g)
-    assert g.report.verdict is Status.FAIL and g._watch.decided_at <= 8
+    # 200-sample class blocks: the look at 32 batches decides it on net-free evidence (looks of 4 to
+    # 16 batches cannot afford the 198,000-permutation nets that would certify their level)
+    assert g.report.verdict is Status.FAIL and g._watch.decided_at <= 32
 
 
 def test_guard_of_a_one_shot_generator():
@@ -306,7 +308,7 @@ def test_resume_replay_rule():
 
 
 def test_batch_digest_reads_nested_batches_and_tells_them_apart():
-    from loadercheck.sampling import batch_digest
+    from loadercheck.fingerprints import batch_digest
 
     a = {"x": np.arange(6.0).reshape(2, 3), "y": [1, 2], "meta": ("s", 3)}
     b = {"x": np.arange(6.0).reshape(2, 3), "y": [1, 2], "meta": ("s", 3)}
@@ -314,3 +316,140 @@ def test_batch_digest_reads_nested_batches_and_tells_them_apart():
     b["x"] = b["x"] + 1
     assert batch_digest(a) != batch_digest(b)
     assert batch_digest(object()) is None
+
+
+# ---------------------------------------------------------------------- the early looks' cost and their level
+def test_early_alpha_keeps_the_level_where_its_nets_are_affordable_else_the_windows_nets():
+    from loadercheck.sequential import EARLY_NET_WORK, NET_FLOOR, early_alpha, net_perms_factor
+
+    factor = net_perms_factor(4)
+    assert early_alpha(2.8e-5, 64) == 2.8e-5  # 64 labels x 317,460 permutations <= 2**25
+    for labels in (128, 512, 4096, 100_000):
+        alpha = early_alpha(2.8e-5, labels)
+        assert alpha == pytest.approx(factor / (NET_FLOOR + 1))  # the nets' floor: the window's nets
+        assert factor / alpha <= NET_FLOOR + 1
+    for labels in (2, 64, 128, 2048, 10_000):  # whatever alpha is handed, the level's nets fit the work or are floored
+        alpha = early_alpha(1e-6, labels)
+        assert alpha == pytest.approx(factor / (NET_FLOOR + 1)) or factor / alpha * min(labels, 2048) <= EARLY_NET_WORK
+    assert early_alpha(0.1, 10_000) == 0.1  # a large level is never lowered
+    assert net_perms_factor(5, 4) > net_perms_factor(5)  # a signal battery's nets are sized for a smaller level
+
+
+def test_at_level_holds_each_check_to_its_threshold_at_the_smaller_level():
+    from loadercheck.watch import at_level, fails_at
+
+    report = loadercheck.check(sorted_batches(640), alpha=1e-3)  # decided at alpha 1e-3
+    failing = {c.id for c in report.checks if c.status is Status.FAIL}
+    assert failing and fails_at(report, 1e-3) == tuple(c.id for c in report.checks if c.status is Status.FAIL)
+    tiny = at_level(report, 1e-300)  # no p-value is that small: nothing fails, the evidence stays visible as warn
+    assert tiny.verdict is Status.WARN and tiny.config["alpha"] == 1e-300
+    assert {c.id for c in tiny.checks if c.status is Status.WARN} >= failing
+    assert any("early look" in n for n in tiny.stream.notes)
+    same = at_level(report, 1e-3)
+    assert same.verdict is Status.FAIL and same.stream.notes == report.stream.notes
+
+
+ALPHA, RUNS, MULTIPLE = 0.1, 300, 40
+EARLY_NOMINAL = ALPHA * 0.9 * 0.25 * RUNS
+"""The early looks' share of alpha, in runs: epoch 1's 0.9 alpha, a quarter of it on the early looks."""
+
+
+def _clean_early_stops(monkeypatch, redecide=True):
+    """Clean feeds (2 balanced classes, batches of 4, a fresh shuffle per run: tiny prefixes, where
+    effects are large by chance and a fail needs only significance) through guards with alpha 0.1 and
+    a window of 32 batches (early looks at 2, 4, 8, 16 batches, level 0.0056 each); the checks run at
+    40x the look's level, as an unaffordable look runs them at the nets' floor. Returns how many runs
+    an early look stopped."""
+    import loadercheck.sequential as sequential
+    import loadercheck.watch as watch
+
+    monkeypatch.setattr(sequential, "early_alpha", lambda level, labels, **_: min(0.45, MULTIPLE * level))
+    if not redecide:  # the broken rule: act on the report at the alpha the checks ran at
+        monkeypatch.setattr(watch, "at_level", lambda report, level: report)
+    stops = 0
+    for seed in range(RUNS):
+        g = loadercheck.guard(loaders.from_labels(loaders.shuffled_labels(17 * 4, 2, 1000 + seed), 4), batches=32,
+                              alpha=ALPHA)
+        try:
+            consume(g)
+        except LoaderCheckFailed:
+            stops += 1
+    return stops
+
+
+def test_early_looks_run_at_a_larger_alpha_stop_clean_feeds_at_most_at_their_levels(monkeypatch):
+    # two-sided: at most 3x the early looks' share (the house bound; the same feeds decided at the
+    # looks' own level stop as often: 12 of 300), and a rule that never stops is dead
+    stops = _clean_early_stops(monkeypatch)
+    assert 1 <= stops <= 3 * EARLY_NOMINAL, stops
+
+
+def test_early_looks_deciding_at_the_checks_alpha_would_break_the_bound(monkeypatch):
+    # what the test above guards: acting on the checks' own verdict spends 40x the early share
+    assert _clean_early_stops(monkeypatch, redecide=False) > 3 * EARLY_NOMINAL
+
+
+def test_early_looks_stop_gross_defects_and_never_spend_more_than_their_work(monkeypatch):
+    import loadercheck.api as api
+    from loadercheck import synthetic as syn
+    from loadercheck.sequential import EARLY_NET_WORK, NET_FLOOR, net_perms_factor
+
+    handed = []
+    real = api.evaluate
+    monkeypatch.setattr(api, "evaluate", lambda stream, options, **k: handed.append(
+        (stream.labels.size, options.alpha)) or real(stream, options, **k))
+    rng = np.random.default_rng(0)
+    decided = {}
+    feeds = {
+        "one class per batch": syn.batch_purity(16_000, 10, 32, 1.0, rng),
+        "label-sorted (no metadata)": syn.sorted_epoch(16_000, syn.uniform_shares(10)),
+    }
+    for name, labels in feeds.items():
+        g = loadercheck.guard(loaders.from_labels(labels, 32), on_fail="warn", batches=500)
+        with pytest.warns(LoaderCheckWarning, match="early look"):
+            consume(g)
+        decided[name] = g._watch.decided_at
+    assert decided == {"one class per batch": 2, "label-sorted (no metadata)": 64}
+    factor = net_perms_factor(4)
+    for labels, alpha in handed:  # every net an early look ran: within the work, or at the window's floor
+        assert factor / alpha * min(labels, 2048) <= EARLY_NET_WORK or factor / alpha <= NET_FLOOR + 1
+
+
+# ---------------------------------------------------------------------- the replay look's coding and net
+def test_recordings_are_compared_by_class_value_not_by_code():
+    from types import SimpleNamespace
+
+    from loadercheck.watch import _common_codes
+
+    # each recording codes its classes in the order it met them: code 0 is "cat" in one, "dog" in the other
+    a = SimpleNamespace(kind="categorical", classes=("cat", "dog", "eel"), labels=np.array([0, 1, 2, 0]))
+    b = SimpleNamespace(kind="categorical", classes=("dog", "cat"), labels=np.array([1, 0, 1, 1]))
+    x, y = _common_codes(a, b)
+    assert x.dtype.kind == "i" and y.dtype.kind == "i"
+    names = {0: "cat", 1: "dog", 2: "eel"}
+    assert [names[v] for v in x] == ["cat", "dog", "eel", "cat"] and [names[v] for v in y] == ["cat", "dog", "cat", "cat"]
+    floats = SimpleNamespace(kind="continuous", classes=(), labels=np.array([0.5, 1.5]))
+    assert _common_codes(floats, floats)[0] is floats.labels
+
+
+def test_compare_epochs_gives_the_same_answer_on_codes_and_on_values():
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 10, 3000)
+    b = np.where(rng.random(3000) < 0.3, a, rng.integers(0, 10, 3000))
+    words = np.array([f"class {i}" for i in range(10)], dtype=object)
+    coded, named = compare_epochs(a, b, alpha=5e-5), compare_epochs(words[a], words[b], alpha=5e-5)
+    assert (coded.status, coded.pvalue, coded.effect) == (named.status, named.pvalue, named.effect)
+    shifted = compare_epochs(a + 7, b + 7, alpha=5e-5)  # codes need not start at 0
+    assert (shifted.pvalue, shifted.effect) == (coded.pvalue, coded.effect)
+
+
+def test_a_late_epochs_replay_look_keeps_a_bounded_net_and_still_fails_a_replay():
+    from loadercheck.watch import REPLAY_MAX_PERMS
+
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 10, 640)
+    replay = compare_epochs(labels, labels, alpha=1e-3 * 0.1 / 2**29)  # epoch 30's level
+    assert replay.status is Status.FAIL
+    near = np.where(rng.random(640) < 0.6, labels, rng.integers(0, 10, 640))  # a net-size decision
+    result = compare_epochs(labels, near, alpha=1e-3 * 0.1 / 2**29)
+    assert result.details.get("mc_perms", 0) <= REPLAY_MAX_PERMS
