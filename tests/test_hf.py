@@ -147,3 +147,66 @@ def test_a_shuffled_train_is_bit_identical_with_and_without_the_callback(tmp_pat
     _, checked = train(tmp_path / "checked", LoaderCheckCallback())
     a, b = plain.state_dict(), checked.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ---------------------------------------------------------------------- a resumed run that replays its epoch
+def _resume(tmp_path, *, on_fail="raise", **resume_args):
+    """Train 5 steps with a checkpoint at step 3, then resume from it for 2 more (real Trainer, CPU)."""
+    common = dict(output_dir=str(tmp_path), per_device_train_batch_size=16, report_to=[], use_cpu=True,
+                  logging_strategy="no", disable_tqdm=True, seed=0, num_train_epochs=1)
+    first = LoaderCheckCallback(on_fail="log")
+    args = transformers.TrainingArguments(max_steps=5, save_strategy="steps", save_steps=3, **common)
+    transformers.Trainer(model=tiny_model(), args=args, train_dataset=Sequences(), data_collator=collate,
+                         callbacks=[first]).train()
+    checkpoint = tmp_path / "checkpoint-3"
+    assert (checkpoint / "trainer_state.json").is_file()
+    second = LoaderCheckCallback(on_fail=on_fail)
+    args = transformers.TrainingArguments(max_steps=7, save_strategy="no", **common, **resume_args)
+    trainer = transformers.Trainer(model=tiny_model(), args=args, train_dataset=Sequences(), data_collator=collate,
+                                   callbacks=[second])
+    trainer.train(resume_from_checkpoint=str(checkpoint))
+    return first, second, trainer
+
+
+def test_the_checkpoint_carries_the_epochs_first_batch_digests(tmp_path):
+    import json
+
+    first, _, _ = _resume(tmp_path)
+    saved = json.loads((tmp_path / "checkpoint-3" / "trainer_state.json").read_text())["stateful_callbacks"]
+    ledger = saved["LoaderCheckCallback"]["attributes"]["_checkpoint_ledger"]
+    assert ledger["epoch"] == 0 and ledger["batches"] == 3 and len(ledger["digests"]) == 3
+    assert len(set(ledger["digests"])) == 3 and ledger["digests"] == first._ledger["digests"][:3]
+
+
+def test_a_resume_that_restarts_the_epoch_fails(tmp_path):
+    # ignore_data_skip=True: the Trainer does not fast-forward; its seeded sampler deals the epoch again
+    with pytest.raises(LoaderCheckFailed, match="resume-replay") as info:
+        _resume(tmp_path, ignore_data_skip=True)
+    assert "started the epoch again" in info.value.report.checks[0].message
+    assert "at batch 4" in info.value.report.checks[0].message
+
+
+def test_a_resume_that_skips_the_trained_batches_passes(tmp_path):
+    _, second, trainer = _resume(tmp_path)  # the default: the Trainer skips the 3 trained batches
+    assert trainer.state.global_step == 7 and second._restored is None
+
+
+def test_a_resume_that_restarts_the_epoch_warns_with_on_fail_warn(tmp_path):
+    with pytest.warns(LoaderCheckWarning, match="resume-replay"):
+        _, _, trainer = _resume(tmp_path, on_fail="warn", ignore_data_skip=True)
+    assert trainer.state.global_step == 7  # training went on
+
+
+def test_a_callback_restored_by_the_trainer_keeps_its_options(tmp_path):
+    callback = LoaderCheckCallback(on_fail="warn", alpha=1e-4, batches=6)
+    state = callback.state()
+    assert state["args"] == {"on_fail": "warn", "fingerprints": False, "alpha": 1e-4, "batches": 6}
+    rebuilt = LoaderCheckCallback(**state["args"])  # what restore_callback_states_from_checkpoint=True does
+    assert rebuilt.options == callback.options and rebuilt.on_fail == "warn"
+
+
+def test_replay_looks_run_at_every_epoch_start(tmp_path):
+    callback = LoaderCheckCallback(batches=4)  # 8 batches per epoch, 4 epochs; shuffled by the Trainer
+    trainer, model = train(tmp_path, callback, epochs=4)
+    assert callback.cross_epoch is not None and callback.cross_epoch.details["epoch"] == 4  # the latest replay look
+    assert not model._forward_pre_hooks
