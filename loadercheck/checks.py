@@ -17,6 +17,7 @@ from . import adapters, stats
 from .adapters.pytorch import SHUFFLE_FIX, DataLoaderAdapter
 from .options import Options
 from .results import CheckResult, LabelKind, Signal, Status, Stream, TestResult
+from .stats.permutation import MAX_NET_LABELS, STREAM_BUDGET, net_size
 
 from .ids import (  # noqa: F401 - re-exported: the ids have always been importable from here
     BATCH_ENTROPY,
@@ -173,8 +174,8 @@ TARGET_TREND_CHECK = OrderCheck(TARGET_TREND, _target_trend_test, 0.1, _describe
 
 
 NET_PERMS = 15999
-"""Permutations the label checks' safety net may use (4m/alpha - 1 for m = 4 at alpha 1e-3, STATS.md §3)."""
-NET_LABELS = 16384
+"""Kept for callers of old: the label checks' nets are now sized by ``stats.permutation.net_size``."""
+NET_LABELS = MAX_NET_LABELS
 """Labels the label checks' safety net permutes at most (a prefix of whole batches)."""
 _WORDING_PREFERENCE = (LABEL_RUNS, WINDOW_DRIFT, BATCH_ENTROPY, TARGET_TREND, LABEL_AUTOCORRELATION)
 
@@ -199,10 +200,9 @@ def _signal_battery(signal: Signal) -> OrderCheck:
     def test(values: np.ndarray, batch_sizes: np.ndarray, *, rng, mc_below: float, **_: object) -> TestResult:
         codes = stats.decile_codes(values) if continuous else values
         # the level at which one test decides the family (Holm's first step, after Bonferroni over
-        # the parts), and enough permutations for the safety net to certify it
+        # the parts), and a net sized to certify it within the label checks' budget
         level = mc_below / (MC_FACTOR * len(parts))
-        perms = max(NET_PERMS, int(np.ceil(4.0 / level)) - 1)
-        labels = max(2048, NET_LABELS * NET_PERMS // perms)  # the label checks' worst-case cost, no more
+        perms, labels = net_size(level) if level > 0 else (0, MAX_NET_LABELS)
         ran: list[tuple[OrderCheck, TestResult]] = []
         for part in sorted(parts, key=lambda c: _WORDING_PREFERENCE.index(c.id)):
             data = values if part is TARGET_TREND_CHECK else codes
@@ -308,18 +308,37 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
     m = len(plan)
     if m == 0:
         return []
-    mc_below = MC_FACTOR * options.alpha / m
-    # enough permutations for the net to certify Holm's first level (2 / (B + 1) <= alpha / m): the
-    # default 15,999 below alpha 1e-3; more, on a shorter prefix, for a guard's early looks
-    perms = max(NET_PERMS, int(np.ceil(2.0 * m / options.alpha)) - 1)
-    budget = {"mc_max_perms": perms, "mc_max_labels": max(2048, NET_LABELS * NET_PERMS // perms)}
+    level = options.alpha / m
+    mc_below = MC_FACTOR * level
+    # a net sized to certify Holm's first level (alpha / m) within its budget of label-permutations;
+    # its prefix depends on alpha and m only, never on the data's order
+    perms, labels = net_size(level)
+    budget = {"mc_max_perms": perms, "mc_max_labels": labels}
+    # first the fast p-values (no permutations), then the nets, smallest fast p first: each net
+    # stops once its p-value reaches the Holm level it would get after the checks already
+    # rejected, or once it plainly cannot reach alpha (the sequential p-value is valid whatever
+    # stops it, so these choices change the cost, never the error rate)
     outcomes: list[tuple[OrderCheck, Context, TestResult | str]] = []
     for check, data, ctx in plan:
         try:
-            outcomes.append((check, ctx, check.test(data, ctx.stream.batch_sizes, rng=rng, mc_below=mc_below,
-                                                    **budget)))
+            outcomes.append((check, ctx, check.test(data, ctx.stream.batch_sizes, rng=None, mc_below=0.0, **budget)))
         except stats.NotEnoughData as exc:
             outcomes.append((check, ctx, str(exc)))
+    fast = [r.pvalue if isinstance(r, TestResult) else np.inf for _, _, r in outcomes]
+    rejected, left = 0, STREAM_BUDGET  # label-permutations the nets of this stream may still spend
+    for i in sorted(range(m), key=lambda j: fast[j]):
+        check, ctx, first = outcomes[i]
+        if not isinstance(first, TestResult) or first.pvalue > mc_below:
+            continue
+        data = plan[i][1]
+        holm_level = options.alpha / (m - rejected)
+        n_net = max(1, min(int(np.size(data)), labels))
+        result = check.test(data, ctx.stream.batch_sizes, rng=rng, mc_below=mc_below, reject_at=holm_level,
+                            accept_above=options.alpha, mc_budget=left // n_net, **budget)
+        outcomes[i] = (check, ctx, result)
+        rejected += result.pvalue <= holm_level
+        d = result.details
+        left = max(0, left - int(d.get("mc_perms", 0.0) * d.get("mc_labels", n_net)))
 
     ran = [(c, r) for c, _, r in outcomes if isinstance(r, TestResult)]
     adjusted = dict(zip((id(c) for c, _ in ran), stats.holm([r.pvalue for _, r in ran]))) if ran else {}

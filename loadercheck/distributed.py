@@ -271,8 +271,7 @@ def rank_coverage_result(report: RankReport, options: Any, *, alpha: float, min_
     """``rank-coverage``: fail on overlap or missing data beyond what the sampler explains, and on a
     label mix that differs across ranks (statistical, at ``alpha``, Bonferroni over world sizes)."""
     from . import stats
-    from .forensics import net_perms
-    from .stats.permutation import trusts_fast_tail
+    from .stats.permutation import net_perms, trusts_fast_tail
 
     rid = "rank-coverage"
     problems, warnings_, facts = [], [], []

@@ -30,6 +30,7 @@ from .ids import CROSS_EPOCH_ORDER, DUPLICATES, INPUT_DRIFT, LOADER_CONFIG, ORDE
 from .options import Options
 from .results import CheckResult, LabelKind, LoaderInfo, Status, Stream, TestResult
 from .stats import identity
+from .stats.permutation import net_perms  # noqa: F401 - re-exported: forensics nets are sized by it
 
 
 FORENSICS_SHARE = 0.1
@@ -58,11 +59,6 @@ def test_alpha(options: Options) -> float:
 
 
 test_alpha.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
-def net_perms(level: float) -> int:
-    """Permutations a forensics net may use: enough to certify p-values down to its level / 4."""
-    return int(min(4.0 / level, 200_000))
 
 
 def order_alpha(alpha: float) -> float:

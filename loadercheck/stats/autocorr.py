@@ -122,6 +122,9 @@ def autocorrelation_test(
     mc_below: float = 0.0,
     mc_max_perms: int = 15999,
     mc_max_labels: int = 16384,
+    reject_at: float | None = None,
+    accept_above: float | None = None,
+    mc_budget: int | None = None,
 ) -> TestResult:
     """Batch-level label autocorrelation at lags 1..Q (max over lags and harmonic comb), one-sided.
 
@@ -177,6 +180,7 @@ def autocorrelation_test(
     net = safety_net(
         fast, method, min(1.0, cant), _factory(n_groups), groups, sizes,
         rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
+        reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget,
         min_batches=8, cells_per_label=max(1.0, n_groups * sizes.size / max(n, 1)),
     )
     plain = model.spectra(groups[None, :], plain=True)[0] if n_groups == 2 else m[0]

@@ -85,6 +85,9 @@ def batch_homogeneity_test(
     mc_below: float = 0.0,
     mc_max_perms: int = 15999,
     mc_max_labels: int = 16384,
+    reject_at: float | None = None,
+    accept_above: float | None = None,
+    mc_budget: int | None = None,
 ) -> TestResult:
     """Batch x class homogeneity (Pearson X^2 with exact permutation moments), one-sided toward
     batches that are purer than a shuffle gives.
@@ -133,7 +136,8 @@ def batch_homogeneity_test(
     method = "shifted Satterthwaite tail on exact permutation moments"
     net = safety_net(
         p, method, cantelli(stat_w, mean, var), _factory(k), x, sizes,
-        rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels, min_batches=2,
+        rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
+        reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget, min_batches=2,
     )
     kobs = observed.size
     x2 = n * stat_w + sizes.size * kobs - n

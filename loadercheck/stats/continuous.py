@@ -68,6 +68,9 @@ def trend_test(
     mc_below: float = 0.0,
     mc_max_perms: int = 15999,
     mc_max_labels: int = 16384,
+    reject_at: float | None = None,
+    accept_above: float | None = None,
+    mc_budget: int | None = None,
 ) -> TestResult:
     """Spearman-type trend of continuous targets with batch index, two-sided.
 
@@ -112,6 +115,7 @@ def trend_test(
     net = safety_net(
         p, method, chebyshev, _trend_factory(), r, sizes,
         rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
+        reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget,
         min_batches=2, force=n < SMALL_N,
     )
     details = {"expected": 0.0, "z": float(z), "fast_pvalue": p, **net.details}
@@ -126,6 +130,9 @@ def median_runs_test(
     mc_below: float = 0.0,
     mc_max_perms: int = 15999,
     mc_max_labels: int = 16384,
+    reject_at: float | None = None,
+    accept_above: float | None = None,
+    mc_budget: int | None = None,
 ) -> TestResult:
     """Runs above/below the median, batch-aware (see :func:`loadercheck.stats.runs_test`), one-sided.
 
@@ -143,7 +150,8 @@ def median_runs_test(
     kept_sizes = np.bincount(segment_ids(sizes)[keep], minlength=sizes.size)
     kept_sizes = kept_sizes[kept_sizes > 0]
     res = runs_test(
-        codes, kept_sizes, rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels
+        codes, kept_sizes, rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
+        reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget,
     )
     details = dict(res.details)
     details["dropped"] = float(v.size - codes.size)

@@ -103,6 +103,9 @@ def window_drift_test(
     mc_below: float = 0.0,
     mc_max_perms: int = 15999,
     mc_max_labels: int = 16384,
+    reject_at: float | None = None,
+    accept_above: float | None = None,
+    mc_budget: int | None = None,
 ) -> TestResult:
     """Multi-scale window x class homogeneity (drift of the class mix along the stream), one-sided.
 
@@ -146,7 +149,8 @@ def window_drift_test(
     method = f"shifted Satterthwaite tails on exact permutation moments, {len(scales)} scales (Bonferroni)"
     net = safety_net(
         fast, method, cant, _factory(k), x, sizes,
-        rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels, min_batches=16,
+        rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
+        reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget, min_batches=16,
     )
     windows = sc.lengths.size
     kobs = observed.size

@@ -24,13 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from ..results import TestResult
 from ._validate import NotEnoughData
 from .moments import GraphSums, label_sums, pair_moments
-from .permutation import net_pvalue, safety_net, trusts_fast_tail
-from .tails import TINY, cantelli, rare_side_sf
+from .permutation import SequentialOutcome, net_pvalue, safety_net, sequential_pvalue, trusts_fast_tail
+from .tails import TINY, cantelli, chi2_isf, chi2_logsf, hypergeom_sf, rankdata, rare_side_sf
 
 EXCEEDANCES = 20
 """Besag-Clifford stopping rule of the Monte Carlo nets here (as in :mod:`.permutation`)."""
@@ -201,7 +200,7 @@ def proximity_test(
         return lambda rows: _band_pairs(rows, bo, min(band, sz.size - 1), kk)
 
     net = safety_net(fast, "matched count tail on exact permutation moments", cant, factory, codes, sizes,
-                     rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
+                     rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels, spread=False,
                      min_batches=2)
     effect = float(np.clip((observed - mean) / (possible - mean), 0.0, 1.0)) if possible > mean else 0.0
     return TestResult(observed, net.pvalue, effect, net.method, {**details, **net.details})
@@ -229,23 +228,18 @@ def match_moments(first: np.ndarray, second: np.ndarray) -> tuple[float, float]:
 
 
 def _mc_match(first: np.ndarray, second: np.ndarray, observed: float, rng: np.random.Generator,
-              max_perms: int, max_labels: int) -> tuple[float, int]:
+              max_perms: int, max_labels: int, level: float = 0.0) -> SequentialOutcome:
+    """Anytime-valid sequential Monte Carlo p-value of the match count (stops once it is settled at ``level``)."""
     n = min(first.size, max_labels)
     x, y = first[:n], second[:n]
     obs = float(np.count_nonzero(x == y))
-    chunk = max(1, min(256, 4_000_000 // max(n, 1)))
-    used = exceed = 0
-    while used < max_perms:
-        rows = min(chunk, max_perms - used)
+
+    def exceed(rows: int) -> np.ndarray:
         perm = rng.permuted(np.broadcast_to(y, (rows, n)), axis=1)
-        hits = np.count_nonzero(perm == x[None, :], axis=1) >= obs
-        cum = exceed + np.cumsum(hits)
-        if cum[-1] >= EXCEEDANCES:
-            stop = int(np.searchsorted(cum, EXCEEDANCES)) + 1
-            return EXCEEDANCES / (used + stop), used + stop
-        exceed = int(cum[-1])
-        used += rows
-    return (1.0 + exceed) / (1.0 + used), used
+        return np.count_nonzero(perm == x[None, :], axis=1) >= obs
+
+    return sequential_pvalue(exceed, max_perms=max_perms, reject_at=level, accept_above=max(level, 1e-12),
+                             chunk=16, chunk_cap=max(16, min(256, 4_000_000 // max(n, 1))))
 
 
 def epoch_match_test(
@@ -292,7 +286,7 @@ def epoch_match_test(
         # the first class in epoch 1 and epoch 2; Y: epoch-2 items of that class at its epoch-1 positions)
         a, b = int(ca[present[0]]), int(cb[present[0]])
         y_needed = int(np.ceil((observed - n + a + b) / 2.0))
-        fast = float(max(stats.hypergeom.sf(y_needed - 1, n, b, a), TINY))
+        fast = float(max(hypergeom_sf(y_needed - 1, n, b, a), TINY))
         method = "exact hypergeometric law (two classes)"
     else:
         fast = float(rare_side_sf(observed, mean, var, float(n), lattice=True))
@@ -304,10 +298,10 @@ def epoch_match_test(
         if cant <= 1.0 / (1.0 + mc_max_perms):
             p, method = net_pvalue(cant, None, mc_max_perms), "Cantelli bound"
         else:
-            p_mc, used = _mc_match(x, y, observed, rng, mc_max_perms, mc_max_labels)
-            p = net_pvalue(cant, p_mc, mc_max_perms)
-            method = f"permutation (B={used}, Besag-Clifford) + 1/(1+{mc_max_perms})"
-            details["mc_perms"] = float(used)
+            seq = _mc_match(x, y, observed, rng, mc_max_perms, mc_max_labels, level=mc_below / 2.0)
+            p = net_pvalue(cant, seq.pvalue, mc_max_perms)
+            method = f"sequential permutation (B={seq.perms}) + 1/(1+{mc_max_perms})"
+            details.update(seq.details())
     else:
         p = fast
     return TestResult(observed, float(p), effect, method, details)
@@ -379,7 +373,7 @@ def _batch_means(features: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 
 def _ranks(values: np.ndarray) -> np.ndarray:
     """Midranks along axis 0 (column-wise), 1-based."""
-    return np.column_stack([stats.rankdata(values[:, j]) for j in range(values.shape[1])])
+    return np.column_stack([rankdata(values[:, j]) for j in range(values.shape[1])])
 
 
 def _drift_scores(ranks: np.ndarray, scales: list[int]) -> np.ndarray:
@@ -462,7 +456,7 @@ def feature_drift_test(
     ranks = _ranks(means)
     dfs = _drift_dfs(nb, scales)
     chi = _drift_scores(ranks[None], scales)[0]  # (F, S)
-    logp = stats.chi2.logsf(chi, dfs[None, :])
+    logp = chi2_logsf(chi, dfs[None, :])
     m_tests = chi.size
     best = np.unravel_index(int(np.argmin(logp)), logp.shape)
     p_min = float(np.exp(logp[best]))
@@ -474,26 +468,18 @@ def feature_drift_test(
             raise ValueError("the permutation net needs rng when mc_below > 0")
         observed = float(logp[best])
         # min-p over the statistics <= observed  <=>  some statistic reaches its own threshold
-        thresholds = stats.chi2.isf(np.exp(observed), dfs) * (1.0 - 1e-12)
-        used = exceed = 0
-        chunk = max(1, min(1024, 4_000_000 // (nb * ranks.shape[1])))
-        p_mc = None
-        while used < mc_max_perms:
-            rows = min(chunk, mc_max_perms - used)
+        thresholds = chi2_isf(np.exp(observed), dfs) * (1.0 - 1e-12)
+
+        def exceed(rows: int) -> np.ndarray:
             order = rng.permuted(np.broadcast_to(np.arange(nb), (rows, nb)), axis=1)
-            reached = np.any(_drift_scores(ranks[order], scales) >= thresholds[None, None, :], axis=(1, 2))
-            cum = exceed + np.cumsum(reached)
-            if cum[-1] >= EXCEEDANCES:
-                used += int(np.searchsorted(cum, EXCEEDANCES)) + 1
-                p_mc = EXCEEDANCES / used
-                break
-            exceed = int(cum[-1])
-            used += rows
-        if p_mc is None:
-            p_mc = (1.0 + exceed) / (1.0 + used)
-        p = min(1.0, 2.0 * p_mc)
-        method = f"permutation of batches (B={used}, Besag-Clifford, min-p over {m_tests} statistics, x2)"
-        details["mc_perms"] = float(used)
+            return np.any(_drift_scores(ranks[order], scales) >= thresholds[None, None, :], axis=(1, 2))
+
+        seq = sequential_pvalue(exceed, max_perms=mc_max_perms, reject_at=mc_below / 2.0, accept_above=mc_below / 2.0,
+                                chunk=16, chunk_cap=max(16, min(1024, 4_000_000 // (nb * ranks.shape[1]))))
+        p = seq.pvalue
+        settled = "" if seq.settled else ", unsettled at its budget"
+        method = f"sequential permutation of batches (B={seq.perms}{settled}, min-p over {m_tests} statistics)"
+        details.update(seq.details())
     f_idx, s_idx = int(best[0]), int(best[1])
     if s_idx == 0:
         effect = float(np.sqrt(chi[f_idx, 0] / (nb - 1)))

@@ -14,11 +14,24 @@ None when the prefix cannot carry the statistic. :func:`safety_net` then
    ``mc_below`` no clean long-prefix stream has been seen (``benchmarks/calibration.py``); on
    short prefixes, where the gross tail failures occur and permutations are cheap, the net runs
    at any fast p;
-3. otherwise returns :func:`net_pvalue`: Cantelli's bound when it is at most c0 = 1 / (1 + B)
-   (no permutations needed), else ``p_mc + c0``, where p_mc is a Besag-Clifford sequential
-   Monte Carlo p-value on the first ``mc_max_labels`` labels (whole batches; a test on a prefix
-   is still exact): stop at 20 exceedances with p = 20 / l, else p = (1 + G) / (1 + B)
-   (Phipson & Smyth 2010) after B = ``mc_max_perms`` permutations.
+3. otherwise returns Cantelli's bound when it is at most ``c`` (a share of the level fixed in
+   advance: no permutations needed), else ``p_mc + c``, where p_mc is the *anytime-valid* sequential
+   Monte Carlo p-value of :func:`sequential_pvalue` on the first ``mc_max_labels`` labels (whole
+   batches; a test on a prefix is still exact).
+
+The sequential p-value (:func:`anytime_pvalue`): after l permutations with G exceedances (permuted
+statistic >= observed), ``p_l = Q_gamma(Beta(G + 1, l - G + 1)) / gamma``, the gamma-quantile of
+the uniform-prior posterior of the exact permutation p-value, over gamma (0.5). Under the null the
+exceedance sequence is a mixture of i.i.d. Bernoulli(p*) draws over a super-uniform p*, so for a
+fixed level u, ``Post_l(p* <= gamma u) / (gamma u)`` is (dominated by) a likelihood-ratio
+martingale and Ville's inequality gives P(some l has p_l <= u) <= u. The running minimum of p_l is
+therefore a valid p-value *whatever rule stops the permutations* -- which lets the net stop as
+soon as the decision is settled (:func:`sequential_pvalue`): once p_l is at or below the level it
+must reach (``reject_at``), or once a lower confidence bound (1 - ``risk``) of the exact p-value puts
+it beyond gamma x ``accept_above`` (a clear non-rejection), or when its cost budget is spent (then the decision is
+*unsettled* and the details say so, with an interval for p*). With no exceedance p_l =
+-ln(1 - gamma) / (gamma (l + 1)) = 1.39 / (l + 1): certifying a level t costs about 1.39 / t
+permutations, and a clean stream (p* large) stops after a few dozen.
 
 Within the band, and on short prefixes at any fast p-value, the returned p-value is
 super-uniform whatever the fast tail does; below the band on long prefixes the fast tail is
@@ -34,18 +47,65 @@ from typing import Callable
 
 import numpy as np
 
-from .counts import segment_ids, whole_batch_prefix
+from .counts import segment_ids
 
-ELEMENTS_PER_CHUNK = 8_000_000
+ELEMENTS_PER_CHUNK = 4_000_000
 NET_BAND = 1e-4
 """On long prefixes the net runs for fast p-values in (NET_BAND * mc_below, mc_below]; below, the fast tail stands."""
-CHEAP_NET_COST = 2**25
-"""Up to this many label-permutations (2,048 labels x 16,384 permutations) the net costs about a second at
-most: it then runs at any fast p <= mc_below, however small."""
+CHEAP_NET_COST = 2048 * 9541
+"""Up to this many label-permutations (2,048 labels x the 9,541 permutations of a net at the default
+alpha and four checks) the net runs at any fast p <= mc_below, however small: beyond it a fast p-value
+far beyond the threshold stands (the same 2,048 labels as before the sequential net)."""
 EXCEEDANCES = 20
+"""Besag-Clifford's stopping count, kept for the forensics nets that still use it."""
+GAMMA = 0.5
+"""The posterior quantile of the anytime-valid p-value (:func:`anytime_pvalue`)."""
+RISK = 1e-3
+"""A net stops for a non-rejection once the exact p-value is above gamma x its level with confidence 1 - RISK."""
+CANTELLI_SHARE = 1.0 / 64.0
+"""Share of the net's trigger level (``mc_below``) spent on Cantelli's bound: p = C when C <= c, else p_mc + c."""
+NET_BUDGET = 27 * 2**20
+"""Label-permutations (labels permuted x permutations) a net's certification may cost: the labels it
+permutes are sized so that certifying its level with no exceedance fits (4,096 labels at the
+default alpha and four checks)."""
+STREAM_BUDGET = 2**25
+"""Label-permutations all the label nets of one stream may spend together (about a second on one
+core of the reference machine, loaded): a net that reaches it stops unsettled, with a larger valid p-value."""
+MIN_NET_LABELS = 1024
+"""The shortest prefix a label net permutes, whatever the level."""
+MAX_NET_LABELS = 16384
+"""The longest prefix a label net permutes."""
 
 RowStatistic = Callable[[np.ndarray], np.ndarray]
 StatisticFactory = Callable[[np.ndarray, np.ndarray], "RowStatistic | None"]
+
+
+def net_perms(level: float) -> int:
+    """Permutations a forensics net may use: enough to certify p-values down to its level / 4
+    (capped at 200,000)."""
+    return int(min(4.0 / level, 200_000))
+
+
+def perms_to_certify(level: float, offset: float = 0.0) -> int:
+    """Permutations the anytime-valid p-value needs, with no exceedance, to reach ``level`` (plus ``offset``)."""
+    room = level - offset
+    if room <= 0:
+        return 10**9
+    return int(np.ceil(-np.log1p(-GAMMA) / (GAMMA * room)))
+
+
+def net_size(level: float, *, max_labels: int = MAX_NET_LABELS, budget: int = NET_BUDGET) -> tuple[int, int]:
+    """(permutations, labels) of a label net that must be able to certify ``level``.
+
+    Permutations: 1.5 x what certifying ``level`` needs with no exceedance (the rest buys
+    precision near the threshold). Labels: the longest whole prefix (between ``MIN_NET_LABELS`` and
+    ``max_labels``) whose certification fits ``budget`` label-permutations. Both depend on the level
+    only (alpha and the number of checks), never on the data's order, so the prefix tested is fixed
+    in advance.
+    """
+    need = perms_to_certify(level, CANTELLI_SHARE * 2.0 * level)
+    labels = int(np.clip(budget // max(need, 1), MIN_NET_LABELS, max_labels))
+    return int(1.5 * need), labels
 
 
 def trusts_fast_tail(fast_p: float, mc_below: float, labels_used: int, perms: int) -> bool:
@@ -59,18 +119,142 @@ def net_pvalue(cantelli_p: float, p_mc: float | None, perms: int) -> float:
     """One valid p-value from Cantelli's bound and a Monte Carlo p-value of ``perms`` permutations.
 
     With c0 = 1 / (1 + perms): Cantelli's bound itself when it is at most c0 (then ``p_mc`` is not
-    needed and may be None), else ``min(1, p_mc + c0)``. Valid because both parts are:
-    P(p <= t) <= P(C <= c0) + P(p_mc <= t - c0) <= t for t >= c0, and P(p <= t) = P(C <= t) <= t
-    below. It equals the Bonferroni combination 2 min(C, p_mc) when no permutation reached the
-    observed statistic (2 c0) and is smaller when some did ((G + 2) c0 instead of 2 (G + 1) c0):
-    near the Holm threshold that is the difference between needing no exceedance and allowing one.
+    needed and may be None), else ``min(1, p_mc + c0)``. See :func:`combine_cantelli`.
     """
-    c0 = 1.0 / (1.0 + perms)
-    if cantelli_p <= c0:
+    return combine_cantelli(cantelli_p, p_mc, 1.0 / (1.0 + perms))
+
+
+def combine_cantelli(cantelli_p: float, p_mc: float | None, share: float) -> float:
+    """Cantelli's bound C when C <= ``share``, else ``min(1, p_mc + share)``.
+
+    Valid when both parts are and ``share`` is fixed in advance: P(p <= t) <= P(C <= share) +
+    P(p_mc <= t - share) <= t for t >= share, and P(p <= t) = P(C <= t) <= t below.
+    """
+    if cantelli_p <= share:
         return float(cantelli_p)
     if p_mc is None:
-        raise ValueError("a Monte Carlo p-value is needed when Cantelli's bound exceeds 1 / (1 + perms)")
-    return float(min(1.0, p_mc + c0))
+        raise ValueError("a Monte Carlo p-value is needed when Cantelli's bound exceeds its share")
+    return float(min(1.0, p_mc + share))
+
+
+def anytime_pvalue(exceedances: np.ndarray | float, perms: np.ndarray | float) -> np.ndarray:
+    """The anytime-valid Monte Carlo p-value after ``perms`` permutations with ``exceedances``:
+    ``Q_gamma(Beta(G + 1, l - G + 1)) / gamma`` (capped at 1); vectorised."""
+    from scipy import special
+
+    g = np.asarray(exceedances, dtype=np.float64)
+    l = np.asarray(perms, dtype=np.float64)
+    q = special.betaincinv(g + 1.0, l - g + 1.0, GAMMA)
+    return np.minimum(1.0, q / GAMMA)
+
+
+def p_interval(exceedances: int, perms: int, level: float = 0.99) -> tuple[float, float]:
+    """Clopper-Pearson interval for the exact permutation p-value p* from the permutations drawn."""
+    from scipy import special
+
+    if perms <= 0:
+        return 0.0, 1.0
+    a = (1.0 - level) / 2.0
+    lo = 0.0 if exceedances == 0 else float(special.betaincinv(exceedances, perms - exceedances + 1, a))
+    hi = 1.0 if exceedances >= perms else float(special.betaincinv(exceedances + 1, perms - exceedances, 1 - a))
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class SequentialOutcome:
+    """What a sequential Monte Carlo run found."""
+
+    pvalue: float
+    """The anytime-valid p-value (running minimum over the permutations drawn)."""
+    perms: int
+    exceedances: int
+    stop: str
+    """``reject`` (reached ``reject_at``), ``accept`` (cannot plausibly reach ``accept_above``), ``budget``."""
+
+    @property
+    def settled(self) -> bool:
+        return self.stop != "budget"
+
+    def details(self) -> dict:
+        lo, hi = p_interval(self.exceedances, self.perms)
+        return {"mc_perms": float(self.perms), "mc_pvalue": float(self.pvalue),
+                "mc_exceedances": float(self.exceedances), "mc_p_low": lo, "mc_p_high": hi,
+                "mc_settled": 1.0 if self.settled else 0.0}
+
+
+def sequential_pvalue(
+    exceed: Callable[[int], np.ndarray],
+    *,
+    max_perms: int,
+    reject_at: float,
+    accept_above: float,
+    chunk: int = 16,
+    chunk_cap: int = 1024,
+    risk: float = RISK,
+) -> SequentialOutcome:
+    """Draw permutations in growing chunks until the decision is settled or ``max_perms`` are spent.
+
+    ``exceed(rows)`` draws ``rows`` fresh permutations and returns, for each, whether its statistic
+    reached the observed one. Stops when the anytime-valid p-value is <= ``reject_at``, or when the
+    lower confidence bound (1 - ``risk``) of the exact p-value exceeds ``GAMMA * accept_above`` (the
+    p-value tends to p* / gamma, so it would not reach ``accept_above``). The returned p-value is valid for any
+    stopping rule (see the module docstring).
+    """
+    from scipy import special
+
+    used = total = 0
+    best = 1.0
+    chunk = max(1, min(chunk, chunk_cap))
+    while used < max_perms:
+        rows = min(chunk, max_perms - used)
+        hits = np.asarray(exceed(rows), dtype=bool)
+        cum = total + np.cumsum(hits)
+        # the running minimum of p_l is reached just before an exceedance, or at the end
+        at = np.flatnonzero(hits)
+        g = np.r_[cum[at] - 1, cum[-1]]
+        l = np.r_[used + at, used + rows]
+        p = anytime_pvalue(g, np.maximum(l, 0))
+        p = np.where(l > 0, p, 1.0)
+        best = min(best, float(p.min()))
+        total = int(cum[-1])
+        used += rows
+        if best <= reject_at:
+            return SequentialOutcome(best, used, total, "reject")
+        # a clear non-rejection: even the lower confidence bound (1 - risk) of the exact p-value is
+        # above gamma * accept_above, where the p-value settles (it tends to p* / gamma)
+        if total > 0 and float(special.betaincinv(total, used - total + 1.0, risk)) > GAMMA * accept_above:
+            return SequentialOutcome(best, used, total, "accept")
+        # grow the chunks, but not far past where the level would be reached if no exceedance came
+        # (a cost choice only: the p-value is valid whatever the chunks)
+        short = perms_to_certify(reject_at) * (total + 1) - used if reject_at > 0 else chunk_cap
+        chunk = int(min(2 * chunk, chunk_cap, max(16, short)))
+    return SequentialOutcome(best, used, total, "budget")
+
+
+def _compact(x: np.ndarray) -> np.ndarray:
+    """Codes in the smallest unsigned dtype (permuting bytes is cheaper than permuting int64)."""
+    top = int(x.max()) if x.size else 0
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(dt).max:
+            return x.astype(dt)
+    return x
+
+
+def net_batches(batch_sizes: np.ndarray, max_labels: int, min_batches: int = 1) -> np.ndarray:
+    """The batches a label net permutes: all of them when they hold at most ``max_labels`` labels,
+    else every j-th batch (the smallest stride j that fits, kept to at least ``min_batches``).
+
+    A sub-stream of batches at positions fixed in advance is, under the null, itself a uniformly
+    random order of its labels, so its permutation p-value is exact; spreading the batches over the
+    whole stream (rather than a prefix) keeps what a drift or a partial sort does over its length.
+    """
+    nb = int(batch_sizes.size)
+    total = int(batch_sizes.sum())
+    if total <= max_labels or nb <= min_batches:
+        return np.arange(nb)
+    stride = int(np.ceil(total / max(max_labels, 1)))
+    stride = max(1, min(stride, nb // max(min_batches, 1)))
+    return np.arange(0, nb, stride)
 
 
 @dataclass(frozen=True)
@@ -90,40 +274,72 @@ def monte_carlo_pvalue(
     max_labels: int,
     min_batches: int = 1,
     cells_per_label: float = 1.0,
+    reject_at: float = 0.0,
+    accept_above: float = 1.0,
+    risk: float = RISK,
 ) -> tuple[float, int, int] | None:
-    """Besag-Clifford Monte Carlo p-value of the statistic on a whole-batch prefix.
+    """Anytime-valid sequential Monte Carlo p-value of the statistic on a whole-batch prefix.
 
-    Returns ``(p, permutations used, labels used)`` or None when the prefix cannot carry the statistic.
-    ``cells_per_label`` scales the chunk size down for statistics that build large count arrays.
+    Returns ``(p, permutations used, labels used)`` or None when the prefix cannot carry the statistic
+    (:func:`monte_carlo_outcome` also returns the stopping reason and the exceedances).
     """
-    nb = whole_batch_prefix(batch_sizes, max_labels, min_batches)
-    sizes = batch_sizes[:nb]
+    out = monte_carlo_outcome(factory, labels, batch_sizes, rng=rng, max_perms=max_perms, max_labels=max_labels,
+                              min_batches=min_batches, cells_per_label=cells_per_label, reject_at=reject_at,
+                              accept_above=accept_above, risk=risk)
+    if out is None:
+        return None
+    seq, n = out
+    return seq.pvalue, seq.perms, n
+
+
+def monte_carlo_outcome(
+    factory: StatisticFactory,
+    labels: np.ndarray,
+    batch_sizes: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    max_perms: int,
+    max_labels: int,
+    min_batches: int = 1,
+    cells_per_label: float = 1.0,
+    reject_at: float = 0.0,
+    accept_above: float = 1.0,
+    risk: float = RISK,
+    spread: bool = True,
+) -> tuple[SequentialOutcome, int] | None:
+    """:func:`sequential_pvalue` of a label statistic on at most ``max_labels`` labels (whole batches,
+    spread over the stream by :func:`net_batches`, or the first ones when ``spread`` is False);
+    returns ``(outcome, labels used)`` or None when they cannot carry the statistic."""
+    if spread:
+        keep = net_batches(batch_sizes, max_labels, min_batches)
+    else:
+        cum = np.cumsum(batch_sizes)
+        keep = np.arange(min(batch_sizes.size, max(int(np.searchsorted(cum, max_labels, side="right")), min_batches)))
+    sizes = batch_sizes[keep]
     n = int(sizes.sum())
+    picked = labels[:n] if keep.size == batch_sizes.size else labels[np.isin(segment_ids(batch_sizes), keep)]
     # canonical order (sorted inside each batch): the statistics ignore the order inside a batch,
     # so this changes nothing but makes the Monte Carlo draws themselves invariant to it
-    x = labels[:n][np.lexsort((labels[:n], segment_ids(sizes)))]
+    x = picked[np.lexsort((picked, segment_ids(sizes)))]
     stat = factory(x, sizes)
     if stat is None:
         return None
     observed = float(stat(x[None, :])[0])
     tol = 1e-9 * max(1.0, abs(observed))
+    small = _compact(x)
     cap = max(1, int(ELEMENTS_PER_CHUNK / (max(n, 1) * max(cells_per_label, 1.0))))
-    chunk = min(32, cap)
-    used = 0
-    exceed_total = 0
-    while used < max_perms:
-        rows = min(chunk, max_perms - used)
-        perm = rng.permuted(np.broadcast_to(x, (rows, n)), axis=1)
-        hits = stat(perm) >= observed - tol
-        cum = exceed_total + np.cumsum(hits)
-        if cum[-1] >= EXCEEDANCES:
-            stop = int(np.searchsorted(cum, EXCEEDANCES)) + 1
-            used += stop
-            return EXCEEDANCES / used, used, n
-        exceed_total = int(cum[-1])
-        used += rows
-        chunk = min(2 * chunk, cap)
-    return (1.0 + exceed_total) / (1.0 + used), used, n
+
+    def exceed(rows: int) -> np.ndarray:
+        out = np.empty(rows, dtype=bool)
+        for start in range(0, rows, cap):
+            r = min(cap, rows - start)
+            perm = rng.permuted(np.broadcast_to(small, (r, n)), axis=1)
+            out[start:start + r] = stat(perm) >= observed - tol
+        return out
+
+    seq = sequential_pvalue(exceed, max_perms=max_perms, reject_at=reject_at, accept_above=accept_above,
+                            chunk=16, chunk_cap=max(cap, 16), risk=risk)
+    return seq, n
 
 
 def safety_net(
@@ -141,33 +357,48 @@ def safety_net(
     min_batches: int = 1,
     cells_per_label: float = 1.0,
     force: bool = False,
+    reject_at: float | None = None,
+    accept_above: float | None = None,
+    spread: bool = True,
+    mc_budget: int | None = None,
 ) -> NetOutcome:
     """Fast p-value, or the permutation-backed p-value when the fast one is <= ``mc_below``.
 
     ``force`` runs the net whenever it is enabled (``mc_below > 0``), e.g. for small samples.
+    ``reject_at`` (default ``mc_below / 2``, the level the net guards) and ``accept_above`` (default
+    ``mc_below``) tell the sequential permutations when the decision is settled; they change the
+    cost, never the validity (the Monte Carlo p-value is anytime-valid). ``mc_budget`` caps the
+    permutations actually drawn (what is left of a stream's budget) below ``mc_max_perms``, the net's
+    nominal size (which alone decides whether a fast p-value far beyond the threshold stands).
     """
     if mc_below <= 0 or (fast_p > mc_below and not force):
         return NetOutcome(float(fast_p), fast_method, {})
     if rng is None:
         raise ValueError("the permutation safety net needs rng=np.random.default_rng(seed) when mc_below > 0")
-    if cantelli_p <= 1.0 / (1.0 + mc_max_perms):
-        p = net_pvalue(cantelli_p, None, mc_max_perms)
-        return NetOutcome(p, "Cantelli bound (permutation net not needed)", {"mc_perms": 0.0})
-    if trusts_fast_tail(fast_p, mc_below, min(labels.size, mc_max_labels), mc_max_perms) and not force:
+    share = CANTELLI_SHARE * mc_below
+    if cantelli_p <= share:
+        return NetOutcome(float(cantelli_p), "Cantelli bound (permutation net not needed)", {"mc_perms": 0.0})
+    if trusts_fast_tail(fast_p, mc_below, labels.size, mc_max_perms) and not force:
         return NetOutcome(float(fast_p), f"{fast_method} (far beyond the threshold: net not needed)", {"mc_perms": 0.0})
-    mc = monte_carlo_pvalue(
+    reject_at = mc_below / 2.0 if reject_at is None else reject_at
+    accept_above = mc_below if accept_above is None else accept_above
+    mc = monte_carlo_outcome(
         factory,
         labels,
         batch_sizes,
         rng=rng,
-        max_perms=mc_max_perms,
+        max_perms=max(1, min(mc_max_perms, mc_budget if mc_budget is not None else mc_max_perms)),
         max_labels=mc_max_labels,
         min_batches=min_batches,
         cells_per_label=cells_per_label,
+        reject_at=reject_at - share,
+        accept_above=max(accept_above - share, share),
+        spread=spread,
     )
     if mc is None:
         return NetOutcome(float(cantelli_p), "Cantelli bound (prefix too short for permutations)", {"mc_perms": 0.0})
-    p_mc, used, n_used = mc
-    p = net_pvalue(cantelli_p, p_mc, mc_max_perms)
-    method = f"permutation (B={used}, Besag-Clifford, first {n_used} labels) + 1/(1+{mc_max_perms})"
-    return NetOutcome(p, method, {"mc_perms": float(used), "mc_labels": float(n_used), "mc_pvalue": float(p_mc)})
+    seq, n_used = mc
+    p = combine_cantelli(cantelli_p, seq.pvalue, share)
+    settled = "" if seq.settled else ", unsettled at its budget"
+    method = f"sequential permutation (B={seq.perms}, {n_used} labels{settled}) + Cantelli share {share:.2g}"
+    return NetOutcome(p, method, {**seq.details(), "mc_labels": float(n_used)})

@@ -74,6 +74,9 @@ def runs_test(
     mc_below: float = 0.0,
     mc_max_perms: int = 15999,
     mc_max_labels: int = 16384,
+    reject_at: float | None = None,
+    accept_above: float | None = None,
+    mc_budget: int | None = None,
 ) -> TestResult:
     """Batch-aware label-runs test: are equal labels more often adjacent than a shuffle gives?
 
@@ -145,6 +148,7 @@ def runs_test(
     net = safety_net(
         p, method, cantelli(t_stat, t_mean, t_var), _runs_factory(k, weights), x, sizes,
         rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
+        reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget,
     )
     rate = stat / graph.omega
     runs_obs = n - stat

@@ -8,19 +8,71 @@
 * :func:`runs_exact_cdf` - the exact Wald-Wolfowitz law of the number of runs for two classes.
 * :func:`cantelli` - the one-sided Chebyshev bound, valid from the exact moments alone.
 
-All functions are vectorised over the statistic and return p-values floored at ``TINY``.
+All functions are vectorised over the statistic and return p-values floored at ``TINY``. Only
+``scipy.special`` is used (``scipy.stats`` costs over a second to import cold): :func:`chi2_sf`,
+:func:`chi2_logsf`, :func:`chi2_isf`, :func:`hypergeom_sf` and :func:`rankdata` stand in for it.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 TINY = float(np.finfo(np.float64).tiny)
 
 
 def _floor(p: np.ndarray | float) -> np.ndarray:
     return np.clip(p, TINY, 1.0)
+
+
+def chi2_sf(x: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
+    """Chi-square survival function (``scipy.stats.chi2.sf``)."""
+    return special.chdtrc(df, np.maximum(x, 0.0))
+
+
+def chi2_logsf(x: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
+    """log of :func:`chi2_sf`; where it underflows (below 1e-300), the Wilson-Hilferty normal
+    approximation in log space (monotone, finite: those values only rank far-beyond statistics)."""
+    x, df = np.broadcast_arrays(np.maximum(np.asarray(x, dtype=np.float64), 0.0), np.asarray(df, dtype=np.float64))
+    q = special.chdtrc(df, x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(np.where(q > 1e-300, q, 1.0))
+        s2 = 2.0 / (9.0 * df)
+        z = ((x / df) ** (1.0 / 3.0) - (1.0 - s2)) / np.sqrt(s2)
+        approx = np.minimum(special.log_ndtr(-z), np.log(1e-300))
+    return np.where(q > 1e-300, out, approx)
+
+
+def chi2_isf(p: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
+    """Inverse of :func:`chi2_sf` (``scipy.stats.chi2.isf``)."""
+    return special.chdtri(df, p)
+
+
+def hypergeom_sf(k: int, total: int, successes: int, draws: int) -> float:
+    """P(Y > k) for Y ~ Hypergeometric (``scipy.stats.hypergeom.sf(k, total, successes, draws)``)."""
+    lo, hi = max(0, draws + successes - total), min(draws, successes)
+    y = np.arange(max(lo, k + 1), hi + 1, dtype=np.float64)
+    if y.size == 0:
+        return 0.0
+
+    def lnc(a, b):
+        return special.gammaln(a + 1.0) - special.gammaln(b + 1.0) - special.gammaln(a - b + 1.0)
+
+    logp = lnc(successes, y) + lnc(total - successes, draws - y) - lnc(total, draws)
+    return float(min(1.0, np.exp(special.logsumexp(logp))))
+
+
+def rankdata(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n with ties given their average rank (``scipy.stats.rankdata``)."""
+    v = np.asarray(values)
+    order = np.argsort(v, kind="mergesort")
+    sv = v[order]
+    first = np.r_[True, sv[1:] != sv[:-1]]
+    group = np.cumsum(first)
+    bounds = np.r_[np.flatnonzero(first), v.size]
+    out = np.empty(v.size, dtype=np.float64)
+    out[order] = 0.5 * (bounds[group] + bounds[group - 1] + 1)
+    return out
 
 
 def normal_sf(z: np.ndarray | float) -> np.ndarray:
@@ -127,7 +179,7 @@ def satterthwaite_sf(w: np.ndarray | float, mean: float, var: float, w0: float) 
         return _floor(np.where(w <= mean + 1e-12 * max(1.0, abs(mean)), 1.0, TINY))
     nu = 2.0 * spread * spread / var
     scale = var / (2.0 * spread)
-    return _floor(stats.chi2.sf(np.maximum(w - w0, 0.0) / scale, nu))
+    return _floor(chi2_sf(np.maximum(w - w0, 0.0) / scale, nu))
 
 
 def satterthwaite_logsf(w: np.ndarray, mean: float, var: float, w0: float) -> np.ndarray:
@@ -137,7 +189,7 @@ def satterthwaite_logsf(w: np.ndarray, mean: float, var: float, w0: float) -> np
         return np.where(w <= mean + 1e-12 * max(1.0, abs(mean)), 0.0, np.log(TINY))
     nu = 2.0 * spread * spread / var
     scale = var / (2.0 * spread)
-    return stats.chi2.logsf(np.maximum(w - w0, 0.0) / scale, nu)
+    return chi2_logsf(np.maximum(w - w0, 0.0) / scale, nu)
 
 
 def runs_exact_cdf(runs: int, n1: int, n2: int) -> float:

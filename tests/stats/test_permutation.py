@@ -3,7 +3,22 @@
 import numpy as np
 import pytest
 
-from loadercheck.stats.permutation import CHEAP_NET_COST, NET_BAND, monte_carlo_pvalue, net_pvalue, safety_net
+from loadercheck.stats.permutation import (
+    CANTELLI_SHARE,
+    CHEAP_NET_COST,
+    GAMMA,
+    NET_BAND,
+    NET_BUDGET,
+    anytime_pvalue,
+    monte_carlo_pvalue,
+    net_batches,
+    net_pvalue,
+    net_size,
+    p_interval,
+    perms_to_certify,
+    safety_net,
+    sequential_pvalue,
+)
 
 
 def _adjacent_matches(x: np.ndarray, sizes: np.ndarray):
@@ -37,13 +52,20 @@ def test_in_the_band_the_permutations_decide():
     # a clean stream whose fast tail claimed significance: the net overrules it
     clean = _net(5e-4, CLEAN)
     assert clean.details["mc_perms"] > 0 and clean.pvalue > 1e-2
-    # a sorted stream: every permutation falls short, p = 2 (1 + 0) / (1 + B)
+    # a sorted stream: every permutation falls short; 999 cannot certify 5e-4 (1,386 needed), so
+    # the net stops at its budget, unsettled, with p = about 1.39 / 1000 plus Cantelli's share
     ordered = _net(5e-4, SORTED)
-    assert ordered.details["mc_perms"] == 999 and ordered.pvalue == pytest.approx(2 / 1000)
+    assert ordered.details["mc_perms"] == 999 and ordered.details["mc_settled"] == 0.0
+    assert ordered.pvalue == pytest.approx((1 - (1 - GAMMA) ** (1 / 1000)) / GAMMA + CANTELLI_SHARE * 1e-3, rel=1e-6)
+    assert ordered.details["mc_exceedances"] == 0 and ordered.details["mc_p_high"] < 6e-3
+    # with permutations enough it stops as soon as the level is certified
+    certified = _net(5e-4, SORTED, perms=5000)
+    assert certified.details["mc_settled"] == 1.0 and certified.pvalue <= 5e-4
+    assert certified.details["mc_perms"] <= perms_to_certify(5e-4 - CANTELLI_SHARE * 1e-3) + 1024
 
 
 def test_a_tiny_cantelli_bound_skips_the_permutations():
-    out = _net(5e-4, SORTED, cantelli_p=1e-6)
+    out = _net(5e-4, SORTED, cantelli_p=1e-6)  # below its share of the level, 1e-3 / 64
     assert out.pvalue == pytest.approx(1e-6) and out.details["mc_perms"] == 0.0
 
 
@@ -72,7 +94,7 @@ def test_on_long_prefixes_far_below_the_threshold_the_fast_p_value_stands():
     assert out.pvalue == fast and "net not needed" in out.method
 
 
-def test_net_pvalue_allows_one_exceedance_where_bonferroni_allowed_none():
+def test_net_pvalue_allows_one_exceedance_where_bonferroni_allowed_none():  # the forensics' combination
     b = 15_999
     c0 = 1 / (1 + b)
     assert net_pvalue(0.5, 1 * c0, b) == pytest.approx(2 * c0)  # G = 0: as 2 min(C, p_mc)
@@ -96,3 +118,86 @@ def test_net_pvalue_is_valid_when_both_parts_are():
         p = np.array([net_pvalue(c, m, perms) for c, m in zip(cantelli[:40_000], p_mc[:40_000])])
         for t in (c0, 2 * c0, 3 * c0, 0.05, 0.1, 0.3):
             assert np.mean(p <= t + 1e-12) <= t + 3 * np.sqrt(t / 40_000), t
+
+
+# ------------------------------------------------------------------ the anytime-valid sequential p-value
+def _exceedance_paths(streams: int, perms: int, seed: int) -> np.ndarray:
+    """Exceedance counts G_l (l = 1..perms) of clean streams: p* uniform, then i.i.d. Bernoulli(p*)."""
+    rng = np.random.default_rng(seed)
+    p_star = rng.random(streams)[:, None]
+    return np.cumsum(rng.random((streams, perms)) < p_star, axis=1)
+
+
+def _reject_rate(pvalue_of, levels, streams=4000, perms=400, seed=5):
+    """Share of clean streams whose p-value goes <= each level at *some* permutation count: the
+    most aggressive stopping rule there is (stop as soon as the p-value looks significant)."""
+    g = _exceedance_paths(streams, perms, seed)
+    l = np.arange(1, perms + 1)[None, :]
+    running_min = np.minimum.accumulate(pvalue_of(g, l), axis=1)[:, -1]
+    return {u: float(np.mean(running_min <= u)) for u in levels}
+
+
+def test_the_anytime_p_value_stays_valid_when_the_permutations_stop_at_will():
+    """Ville's inequality: P(some l has p_l <= u) <= u, whatever rule stops the permutations."""
+    rates = _reject_rate(anytime_pvalue, (0.01, 0.02, 0.05, 0.1))
+    for u, rate in rates.items():
+        assert rate <= u + 3 * np.sqrt(u / 4000), (u, rate)
+    # and it is not a dead test: it does reject clean streams, at a sizeable share of the level
+    assert rates[0.05] >= 0.25 * 0.05
+
+
+def test_the_classic_p_value_is_not_valid_under_optional_stopping():
+    """The two-sided counterpart: (1 + G) / (1 + l), valid for a fixed l, rejects clean streams far
+    beyond its level when the permutations stop once it looks significant; the sequential net
+    therefore reports the anytime p-value."""
+    rates = _reject_rate(lambda g, l: (1.0 + g) / (1.0 + l), (0.05, 0.1))
+    assert rates[0.05] > 1.5 * 0.05 and rates[0.1] > 1.5 * 0.1
+
+
+def test_with_no_exceedance_the_anytime_p_value_is_the_classic_one_times_a_constant():
+    l = np.array([9, 99, 999, 9999])
+    expected = (1 - (1 - GAMMA) ** (1 / (l + 1))) / GAMMA  # about -ln(1 - gamma) / (gamma (l + 1))
+    assert np.allclose(anytime_pvalue(np.zeros(4), l), expected, rtol=1e-9)
+    assert perms_to_certify(1e-3) == pytest.approx(1386, abs=2)
+    # exceedances only ever raise it
+    assert np.all(np.diff(anytime_pvalue(np.arange(5), np.full(5, 1000))) > 0)
+
+
+def test_sequential_pvalue_stops_as_soon_as_the_decision_is_settled():
+    rng = np.random.default_rng(3)
+    clean = sequential_pvalue(lambda r: rng.random(r) < 0.4, max_perms=100_000, reject_at=2.5e-4,
+                              accept_above=1e-3)
+    assert clean.stop == "accept" and clean.perms <= 64 and clean.pvalue > 0.1
+    gross = sequential_pvalue(lambda r: np.zeros(r, bool), max_perms=100_000, reject_at=2.5e-4, accept_above=1e-3)
+    assert gross.stop == "reject" and gross.pvalue <= 2.5e-4
+    assert perms_to_certify(2.5e-4) <= gross.perms <= perms_to_certify(2.5e-4) + 1024
+    # near the threshold it spends its budget and says it is unsettled
+    near = sequential_pvalue(lambda r: rng.random(r) < 1.5e-4, max_perms=5000, reject_at=2.5e-4, accept_above=1e-3)
+    assert near.stop == "budget" and not near.settled and near.perms == 5000
+    d = near.details()
+    assert d["mc_settled"] == 0.0 and d["mc_p_low"] <= 1.5e-4 <= d["mc_p_high"]
+
+
+def test_p_interval_covers_the_exceedance_rate():
+    lo, hi = p_interval(3, 10_000)
+    assert 0 < lo < 3e-4 < hi < 1.5e-3
+    assert p_interval(0, 1000)[0] == 0.0 and p_interval(0, 0) == (0.0, 1.0)
+
+
+def test_net_size_depends_on_the_level_only_and_can_certify_it():
+    perms, labels = net_size(2.25e-4)
+    assert perms >= perms_to_certify(2.25e-4 - CANTELLI_SHARE * 4.5e-4)
+    assert 1024 <= labels <= 16384 and labels * perms_to_certify(2.25e-4) <= NET_BUDGET + perms
+    assert labels >= 4096  # a default stream of 4,096 labels is permuted whole
+    tiny_perms, tiny_labels = net_size(2.25e-6)  # a guard's early look at alpha 1e-5
+    assert tiny_labels == 1024 and tiny_perms > 100 * perms / 2
+
+
+def test_net_batches_spread_over_the_stream():
+    sizes = np.full(512, 32)
+    keep = net_batches(sizes, 4096, 16)
+    assert keep[0] == 0 and np.all(np.diff(keep) == 4) and sizes[keep].sum() <= 4096
+    assert keep[-1] >= 500  # the whole stream, not a prefix
+    assert np.array_equal(net_batches(sizes, 1 << 20), np.arange(512))
+    # a stride never leaves fewer than min_batches
+    assert net_batches(np.full(64, 256), 2048, 16).size >= 16

@@ -12,7 +12,7 @@ from scipy import stats as sps
 
 import loadercheck.stats as S
 from loadercheck.stats.batch import batch_rows
-from loadercheck.stats.permutation import monte_carlo_pvalue
+from loadercheck.stats.permutation import monte_carlo_outcome
 from loadercheck.stats.runs import runs_rows
 
 
@@ -147,15 +147,17 @@ def test_monte_carlo_net_agrees_with_exact_enumeration(x, sizes):
     k = int(x.max()) + 1
     for stat in (lambda rows: runs_rows(rows, sizes, k),):
         exact = _exact_pvalue(x, sizes, stat)
-        ps = [
-            monte_carlo_pvalue(
-                lambda xx, ss: stat, x, sizes, rng=np.random.default_rng(seed), max_perms=200_000, max_labels=100
-            )[0]
-            for seed in range(60)
+        runs = [
+            monte_carlo_outcome(lambda xx, ss: stat, x, sizes, rng=np.random.default_rng(seed), max_perms=20_000,
+                                max_labels=100)[0]
+            for seed in range(40)
         ]
-        # Besag-Clifford with h = 20 exceedances: relative sd about 1/sqrt(20) per run, /sqrt(60) on the mean, h/L bias about +5%
-        assert np.median(ps) == pytest.approx(exact, rel=0.3)
-        assert np.mean(ps) == pytest.approx(exact, rel=0.2)
+        # every permutation drawn (no level to stop at): the 99% interval for the exact p-value
+        # covers it, and the anytime-valid p-value sits above it (about 2x: gamma = 1/2), never far
+        covered = [r.details()["mc_p_low"] <= exact <= r.details()["mc_p_high"] for r in runs]
+        assert np.mean(covered) >= 0.9
+        ps = np.array([r.pvalue for r in runs])
+        assert exact * 0.9 <= np.median(ps) <= exact * 2.5
 
 
 def test_fast_tails_agree_with_permutation_pvalues_on_small_streams():
