@@ -69,6 +69,7 @@ def sample(loader: Any, options: Options, *, progress: Callable[[int, int | None
         progress=progress,
         from_sampler=options.from_sampler,
         labels=options.labels,
+        batch_size=options.batch_size,
     )
     if options.distributed:
         from .distributed import gather_ranks

@@ -17,7 +17,7 @@ from . import adapters, stats
 from .adapters.pytorch import SHUFFLE_FIX, DataLoaderAdapter
 from .options import Options
 from .results import CheckResult, LabelKind, Signal, Status, Stream, TestResult
-from .stats.permutation import MAX_NET_LABELS, STREAM_BUDGET, net_size
+from .stats.permutation import MAX_NET_LABELS, PERM_OVERHEAD, STREAM_BUDGET, net_size
 
 from .ids import (  # noqa: F401 - re-exported: the ids have always been importable from here
     BATCH_ENTROPY,
@@ -298,7 +298,7 @@ def run_checks(stream: Stream, options: Options) -> tuple[CheckResult, ...]:
                    "the feed has no label, and its inputs could not be sketched")
         results.append(CheckResult(INPUT_ORDER, Status.SKIP, why))
     if labelled and not continuous:
-        results.append(_class_balance(stream))
+        results.append(_class_balance(stream, options))
     results.extend(run_forensics(stream, options))
     return tuple(sorted(results, key=lambda c: CHECK_IDS.index(c.id)))
 
@@ -332,13 +332,13 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             continue
         data = plan[i][1]
         holm_level = options.alpha / (m - rejected)
-        n_net = max(1, min(int(np.size(data)), labels))
+        n_net = max(1, min(int(np.size(data)), labels)) + PERM_OVERHEAD
         result = check.test(data, ctx.stream.batch_sizes, rng=rng, mc_below=mc_below, reject_at=holm_level,
                             accept_above=options.alpha, mc_budget=left // n_net, **budget)
         outcomes[i] = (check, ctx, result)
         rejected += result.pvalue <= holm_level
         d = result.details
-        left = max(0, left - int(d.get("mc_perms", 0.0) * d.get("mc_labels", n_net)))
+        left = max(0, left - int(d.get("mc_perms", 0.0) * (d.get("mc_labels", n_net) + PERM_OVERHEAD)))
 
     ran = [(c, r) for c, _, r in outcomes if isinstance(r, TestResult)]
     adjusted = dict(zip((id(c) for c, _ in ran), stats.holm([r.pvalue for _, r in ran]))) if ran else {}
@@ -401,7 +401,7 @@ def _single_class(stream: Stream, codes: np.ndarray, options: Options) -> list[C
     return [CheckResult(LABEL_RUNS, Status.WARN, f"{msg}: order cannot be tested on this sample", hint=hint)]
 
 
-def _class_balance(stream: Stream) -> CheckResult:
+def _class_balance(stream: Stream, options: Options) -> CheckResult:
     k = max(len(stream.classes), 1)
     info = stats.class_balance(stream.labels, k)
     shares = np.asarray(info["shares"])
@@ -410,14 +410,48 @@ def _class_balance(stream: Stream) -> CheckResult:
     observed = int((shares > 0).sum())
     seen = "1 class seen" if observed == 1 else f"{observed} classes seen"
     message = f"{seen}; largest: {top}; imbalance ratio {info['imbalance_ratio']:.1f}"
+    details = {"effective_classes": info["effective_classes"], "classes_seen": observed}
+    coverage = _class_coverage(stream, options)
+    if coverage is not None:
+        status, text, hint, p = coverage
+        return CheckResult(CLASS_BALANCE, status, f"{text}; {message}", statistic=float(info["imbalance_ratio"]),
+                           pvalue=p, effect=float(info["effective_classes"]), hint=hint,
+                           method="exact hypergeometric vs dataset labels (union bound over classes)",
+                           details={**details, "coverage_pvalue": p})
     return CheckResult(
         CLASS_BALANCE,
         Status.PASS,
         message,
         statistic=float(info["imbalance_ratio"]),
         effect=float(info["effective_classes"]),
-        details={"effective_classes": info["effective_classes"], "classes_seen": observed},
+        details=details,
     )
+
+
+def _class_coverage(stream: Stream, options: Options) -> tuple[Status, str, str | None, float] | None:
+    """Does the sampled prefix hold far fewer classes than the dataset it was drawn from? A prefix of a
+    shuffled feed meets every sizeable class; one that misses them is grouped at a scale larger than
+    itself (sorted data, one class per shard, shuffle blocks larger than the prefix), which the
+    order checks on the prefix alone cannot see. Warn at most: the order checks own the fails."""
+    reference = stream.dataset_labels
+    first = stream.epochs[0].labels
+    if reference is None or stream.loader.replacement or first.size >= reference.size or first.size == 0:
+        return None
+    counts = np.bincount(reference, minlength=len(stream.classes))
+    seen = np.bincount(first, minlength=counts.size) > 0
+    missing = (counts > 0) & ~seen
+    if not missing.any():
+        return None
+    p = stats.missing_classes_pvalue(first.size, counts, missing)
+    present = int((counts > 0).sum())
+    text = (f"the {first.size:,} samples drawn hold {present - int(missing.sum())} of the {present} classes the "
+            f"dataset has; a shuffled feed would miss classes this large with probability {p:.1e}")
+    if p > options.alpha or options.ordered:
+        return Status.PASS, text, None, p
+    hint = ("the feed is grouped at a scale larger than the sample (class-sorted data, one class per shard or "
+            "file, shuffle blocks longer than the sample): the order checks see only this prefix; draw more "
+            "(--batches) or analyse whole epochs (--from-sampler), and shuffle across the whole data")
+    return Status.WARN, text, hint, p
 
 
 CAUSES = {

@@ -46,7 +46,8 @@ def run(
     max_samples: Optional[int] = typer.Option(None, min=1, help="Samples to draw per epoch at most."),
     timeout: Optional[float] = typer.Option(None, min=0.001, help="Stop drawing after this many seconds and report on what was drawn."),
     stall: float = typer.Option(300.0, min=0.0, help="Give up (exit 2) when the loader yields no batch for this many seconds; 0 waits forever."),
-    label: Optional[str] = typer.Option(None, help="Where the labels are: index (1), key (label), dotted path (meta.label) or module:function."),
+    label: Optional[str] = typer.Option(None, help="Where the labels are: index (1), key (label), dotted path (meta.label, json.label into a list of per-sample records) or module:function."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="When the target yields single examples (a Hugging Face or torch dataset passed directly): group them into batches of this size [default: 32]."),
     ordered: bool = typer.Option(False, "--ordered", help="The feed is ordered on purpose (time series, curriculum): order checks never fail."),
     probe: bool = typer.Option(False, "--probe/--no-probe", help="Also run a short probe training: feed order vs shuffled."),
     device: Device = typer.Option(Device.auto, help="Device of the probe."),
@@ -70,7 +71,7 @@ def run(
         report, stream = _check(target, label=_label(label), batches=batches, max_samples=max_samples,
                                 timeout=timeout, stall=stall or None, ordered=ordered, probe=probe,
                                 device=device.value, alpha=alpha, seed=seed, probe_steps=probe_steps,
-                                probe_seeds=probe_seeds, from_sampler=from_sampler)
+                                probe_seeds=probe_seeds, from_sampler=from_sampler, batch_size=batch_size)
         if html is not None:
             from .render.html import render_html
 

@@ -14,7 +14,7 @@ import dataclasses
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,10 +25,56 @@ from .recording import StreamRecorder
 from .results import LabelKind, LoaderInfo, Stream
 from .rng import preserved_rng
 
-__all__ = ["DEFAULT_BATCHES", "draw"]
+__all__ = ["DEFAULT_BATCHES", "EXAMPLE_BATCH", "ExampleBatches", "collate_examples", "draw"]
 
 DEFAULT_BATCHES = 500
 """Batches drawn per epoch when ``batches`` is not given (one epoch, capped)."""
+EXAMPLE_BATCH = 32
+"""Batch size the checks assume for a loader that yields single examples, when none is given."""
+
+
+class ExampleBatches:
+    """A view of an example-level iterable (a Hugging Face or torch dataset iterated directly) as
+    batches: consecutive examples grouped, in order, into batches of ``size`` (the last may be
+    short). Examples are passed through untouched: dicts become a dict of per-key lists, tuples a
+    tuple of per-position lists, anything else a list."""
+
+    def __init__(self, examples: object, size: int) -> None:
+        self._examples = examples
+        self._size = size
+        self._groups: Any = None
+
+    def __iter__(self) -> Any:
+        inner = iter(self._examples)  # type: ignore[call-overload]
+        groups = _grouped(inner, self._size)
+        if inner is self._examples:  # a one-shot iterator stays one-shot
+            self._groups = groups
+            return self
+        return groups
+
+    def __next__(self) -> Any:
+        return next(self._groups)
+
+
+def _grouped(examples: Any, size: int) -> Any:
+    group: list[Any] = []
+    for example in examples:
+        group.append(example)
+        if len(group) == size:
+            yield collate_examples(group)
+            group = []
+    if group:
+        yield collate_examples(group)
+
+
+def collate_examples(examples: list[Any]) -> Any:
+    """Examples -> one batch, without copying or converting a value (see :class:`ExampleBatches`)."""
+    first = examples[0]
+    if isinstance(first, Mapping) and all(isinstance(e, Mapping) and e.keys() == first.keys() for e in examples):
+        return {key: [e[key] for e in examples] for key in first}
+    if isinstance(first, tuple) and all(isinstance(e, tuple) and len(e) == len(first) for e in examples):
+        return tuple(list(column) for column in zip(*examples))
+    return list(examples)
 
 
 # ---------------------------------------------------------------------- drawing
@@ -132,6 +178,7 @@ def draw(
     labels: Any = None,
     features: bool = True,
     rank_views: bool = True,
+    batch_size: int | None = None,
 ) -> Stream:
     """Draw a bounded sample of batches from ``loader`` and record the label stream.
 
@@ -174,6 +221,9 @@ def draw(
         One label per dataset index, for ``from_sampler`` when the dataset has no label metadata.
     features : bool
         Record per-sample input summaries for ``input-drift`` (default True).
+    batch_size : int, optional
+        For a loader that yields single examples (a Hugging Face or torch dataset passed directly):
+        group them, in order, into batches of this size (default :data:`EXAMPLE_BATCH`).
     rank_views : bool
         For a distributed sampler (``num_replicas``/``rank``), build its rank views at several
         world sizes for ``rank-coverage`` (indices only; default True).
@@ -223,11 +273,20 @@ def draw(
     epoch_before = adapters.set_epoch_state(loader)
     cap = batches if batches is not None else DEFAULT_BATCHES
     length = adapters.length(loader) if info.reiterable else None
-    total = _planned_total(length, cap, batches is not None, max_samples, info, epochs)
     notes: list[str] = []
+    source: object = loader
+    if info.example_level:
+        size = batch_size or EXAMPLE_BATCH
+        source = ExampleBatches(loader, size)
+        length = None if length is None else -(-length // size)
+        info = dataclasses.replace(info, batch_size=size)
+        how = "--batch-size" if batch_size else "the default; pass --batch-size (batch_size=) to use your training batch size"
+        notes.append(f"the {info.type_name} yields single examples: they were grouped in order into batches of "
+                     f"{size} ({how})")
+    total = _planned_total(length, cap, batches is not None, max_samples, info, epochs)
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
-    puller = _Puller(loader, threaded=timeout is not None or stall is not None, stall=stall)
+    puller = _Puller(source, threaded=timeout is not None or stall is not None, stall=stall)
     drawn = 0
     reiterable = info.reiterable
 
@@ -251,6 +310,8 @@ def draw(
                 stop = _draw_epoch(puller, recorder, epoch, cap, max_samples, deadline, advance)
                 if epoch == 0:
                     reiterable = stop.reiterable
+                    if stop.reason is None:  # the whole pass was drawn: its size is the data's
+                        info = dataclasses.replace(info, epoch_samples=recorder.samples)
                 if stop.reason and epoch == 0:
                     notes.append(_budget_note(stop.reason, cap, batches, max_samples, length))
         except _Stalled as stalled:

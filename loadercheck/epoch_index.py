@@ -50,8 +50,20 @@ def _attr(obj: object, name: str) -> Any:
         return None
 
 
+def _epoch_reader(loader: object) -> tuple[object, Any] | None:
+    """(dataset, its adapter) when the dataset's library computes an epoch's order from its
+    configuration (MosaicML ``StreamingDataset``), else None."""
+    from .adapters import adapter_for, source_of
+
+    source = source_of(loader)
+    adapter = adapter_for(source)
+    return (source, adapter) if callable(getattr(adapter, "read_epochs", None)) else None
+
+
 def order_unreadable(loader: object) -> str | None:
     """Why ``loader``'s order cannot be read from a sampler (a sentence), or None when it can."""
+    if _epoch_reader(loader) is not None:
+        return None
     if type(loader).__name__ != "DataLoader" and _attr(loader, "batch_sampler") is None:
         return f"the loader is a {type(loader).__name__}, not a map-style DataLoader with a sampler"
     dataset = _attr(loader, "dataset")
@@ -115,6 +127,9 @@ def read_index_order(loader: object, epochs: int = 2, max_batches: int | None = 
     reason = order_unreadable(loader)
     if reason is not None:
         raise LoaderError(f"cannot read the order from the sampler: {reason}")
+    reader = _epoch_reader(loader)
+    if reader is not None:
+        return _configured_order(loader, *reader, epochs=epochs, max_batches=max_batches)
     batch_sampler = _attr(loader, "batch_sampler")
     source = batch_sampler if batch_sampler is not None else _attr(loader, "sampler")
     started = time.perf_counter()
@@ -147,6 +162,20 @@ def read_index_order(loader: object, epochs: int = 2, max_batches: int | None = 
     return IndexOrder(tuple(all_indices), tuple(all_sizes), time.perf_counter() - started)
 
 
+def _configured_order(loader: object, dataset: object, adapter: Any, *, epochs: int,
+                      max_batches: int | None) -> IndexOrder:
+    started = time.perf_counter()
+    try:
+        indices, sizes = adapter.read_epochs(dataset, loader, epochs)
+    except LookupError as exc:
+        raise LoaderError(f"cannot read the {type(dataset).__name__}'s epoch order: {exc}") from exc
+    if max_batches is not None:
+        cut = [int(s[:max_batches].sum()) for s in sizes]
+        indices = [flat[:n] for flat, n in zip(indices, cut)]
+        sizes = [s[:max_batches] for s in sizes]
+    return IndexOrder(tuple(indices), tuple(sizes), time.perf_counter() - started)
+
+
 def sampler_labels(loader: object, labels: Any = None, label: Any = None) -> tuple[np.ndarray | None, str]:
     """The dataset's labels (one per index) and where they came from, or ``(None, why not)``.
 
@@ -155,9 +184,11 @@ def sampler_labels(loader: object, labels: Any = None, label: Any = None) -> tup
     """
     from .adapters import dataset_label_values
 
+    from .adapters import source_of
+
     size = None
     with contextlib.suppress(Exception):
-        size = len(_attr(loader, "dataset"))  # type: ignore[arg-type]
+        size = len(source_of(loader))  # type: ignore[arg-type]
     if labels is not None:
         if is_tensor(labels):
             labels = labels.detach().cpu().numpy()
@@ -171,7 +202,7 @@ def sampler_labels(loader: object, labels: Any = None, label: Any = None) -> tup
         return None, ("the dataset exposes no labels without loading samples (no `targets`/`labels` "
                       "attribute, TensorDataset label tensor or label column); give the dataset a `targets` "
                       "attribute (one label per index), or in Python pass check(loader, labels=...)")
-    dataset = _attr(loader, "dataset")
+    dataset = source_of(loader)
     where = "dataset metadata"
     for name in ("targets", "labels"):
         if _attr(dataset, name) is not None:
@@ -229,7 +260,8 @@ def sampler_stream(
     info = info if info is not None else _describe(loader)
     n = out[0].labels.size
     passes = "1 epoch" if len(out) == 1 else f"{len(out)} epochs"
-    text = (f"order read from the batch sampler ({passes} of {n:,} samples, {out[0].batch_sizes.size:,} batches; "
+    source = "the batch sampler" if _epoch_reader(loader) is None else f"the {info.dataset or info.type_name}'s shuffle configuration"
+    text = (f"order read from {source} ({passes} of {n:,} samples, {out[0].batch_sizes.size:,} batches; "
             f"no sample loaded), labels from {where}")
     return Stream(
         epochs=tuple(out),

@@ -88,6 +88,7 @@ _CAUSES = {
     "unsharded-iterable": "an IterableDataset without per-worker sharding is read by several workers",
     "set-epoch": "the order changes only through set_epoch, which nothing called here",
     "small-buffer": "the streaming shuffle buffer is far smaller than the data",
+    "small-initial": "the shuffle buffer yields before it is filled (initial is far below its size)",
 }
 
 
@@ -406,6 +407,11 @@ def cross_epoch_order(stream: Stream, options: Options) -> CheckResult:
         note = (f"not judged: a {info.type_name} of batches replays its order by construction ({message}); "
                 "check the loader that builds it to compare its epochs")
         return CheckResult(CROSS_EPOCH_ORDER, Status.SKIP, note, **base)
+    if info.example_level and info.dataset_kind == "map":
+        fix = adapters.wording(info).replay_fix(info) or DATALOADER_SHUFFLE_FIX
+        hint = (f"iterating a {info.type_name} directly reads it in one stored order (a .shuffle(seed) is one fixed "
+                f"permutation), the same every epoch; fix: {fix}")
+        return CheckResult(CROSS_EPOCH_ORDER, Status.WARN, message, hint=hint, **base)
     if info.shuffle is False and _is_dataloader(info):
         hint = ("shuffle=False reads the dataset in its stored order, the same every epoch; fix: "
                 + DATALOADER_SHUFFLE_FIX)
@@ -533,7 +539,8 @@ def mixing_note(stream: Stream) -> tuple[str, dict[str, Any]] | None:
         buffer = min(buffer, total)
     details = {"mixing_window": w.samples, "mixing_window_is_lower_bound": w.lower_bound,
                "suggested_buffer": buffer}
-    if info.dataset_kind == "iterable" or info.shuffle_buffer is not None or not _is_dataloader(info):
+    streaming = info.dataset_kind == "iterable" or info.shuffle_buffer is not None
+    if streaming or (not _is_dataloader(info) and info.dataset_kind != "map"):
         text += "; " + _buffer_advice(info, buffer, total)
     return text, details
 

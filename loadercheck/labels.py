@@ -226,6 +226,11 @@ class LabelSpec:
             return _per_sample(batch, self._by_path), f"each sample's {self.text}"
         value: object = batch
         for depth, part in enumerate(self.path):
+            if _per_sample_records(value, part):  # e.g. json.label over a list of per-sample dicts
+                rest = self.path[depth:]
+                walked = "batch" + "".join(f".{p}" for p in self.path[:depth])
+                return [_walk_record(item, rest, walked, i, where) for i, item in enumerate(value)], \
+                    f"{walked}[i].{'.'.join(rest)}"
             found, value = _step(value, part)
             if not found:
                 walked = "batch" + "".join(f".{p}" for p in self.path[:depth])
@@ -290,6 +295,26 @@ def _unlabelled_list(batch: object) -> bool:
 
 def _per_sample(batch: list | tuple, locate: Callable[[object, str], tuple[object, str]]) -> list:
     return [locate(sample, f"sample {i}")[0] for i, sample in enumerate(batch)]
+
+
+def _per_sample_records(value: object, part: str) -> bool:
+    """A list of per-sample records (dicts or objects) reached by a path whose next part is a name,
+    not a position: the rest of the path is read from each record."""
+    if not isinstance(value, (list, tuple)) or not value or part.lstrip("-").isdigit():
+        return False
+    return all(_is_mapping(item) or (hasattr(item, part) and not isinstance(item, (str, bytes))) for item in value)
+
+
+def _walk_record(item: object, parts: tuple[str, ...] | list[str], walked: str, index: int, where: str) -> object:
+    value = item
+    for part in parts:
+        found, value = _step(value, part)
+        if not found:
+            raise LabelError(
+                f"--label: record {index} of {walked} in {where} has no key, attribute or position {part!r} "
+                f"(it is a {_describe(value)}). {_HINT_SENTENCE}."
+            )
+    return value
 
 
 def _step(value: object, part: str) -> tuple[bool, object]:

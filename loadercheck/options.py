@@ -46,6 +46,9 @@ class Options:
     """One label per dataset index for the whole-epoch index analysis (implies ``from_sampler``)."""
     distributed: bool = False
     """Under torch.distributed: gather every rank's summary and report overlap/coverage/balance (rank-coverage)."""
+    batch_size: int | None = None
+    """Samples per batch when the loader yields single examples (a Hugging Face or torch dataset passed
+    directly): they are grouped, in order, into batches of this size; None uses 32, said in the notes."""
 
     def __post_init__(self) -> None:
         if not _number(self.alpha) or not 0.0 < self.alpha < 0.5:
@@ -55,7 +58,7 @@ class Options:
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise LoaderCheckError(f"seed must be a non-negative integer, got {self.seed!r}; the default is 0.")
-        for name in ("batches", "max_samples"):
+        for name in ("batches", "max_samples", "batch_size"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise LoaderCheckError(f"{name} must be a positive integer or None, got {value!r}.")

@@ -109,8 +109,9 @@ def _safe_reiterable(obj: object) -> bool:
 
 
 def _epoch_holders(obj: object, source: object) -> list[object]:
+    """What in ``obj`` reshuffles by ``set_epoch``: its sampler, its batch sampler, its dataset."""
     holders = (pytorch.sampler_object(obj), attr(obj, "batch_sampler"), source)
-    return [h for h in holders if pytorch.reshuffles_by_epoch(h)]
+    return [h for h in holders if h is not None and adapter_for(h, inside_loader=True).reshuffles_by_epoch(h)]
 
 
 def _epoch_facts(obj: object, source: object, inspectable: bool) -> dict[str, Any]:

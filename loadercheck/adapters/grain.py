@@ -37,7 +37,8 @@ class Grain(Adapter):
             name = type(node).__name__
             if "Shuffle" in name:
                 facts["shuffle"] = True
-                seed = int_attr(node, "_seed") or int_attr(node, "seed")
+                seed = int_attr(node, "_seed")
+                seed = seed if seed is not None else int_attr(node, "seed")
                 if seed is not None:
                     facts["shuffle_seed"] = seed
             if "Batch" in name and int_attr(node, "_batch_size") is not None:

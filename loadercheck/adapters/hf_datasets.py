@@ -32,6 +32,11 @@ def _ex_chain(dataset: object) -> list[object]:
     return chain
 
 
+def _buffered(dataset: object) -> object | None:
+    """The buffer-shuffling stage of a streaming dataset (it has ``buffer_size``), or None."""
+    return next((node for node in _ex_chain(dataset) if int_attr(node, "buffer_size") is not None), None)
+
+
 def _is_iterable(obj: object) -> bool:
     return type(obj).__name__ == "IterableDataset" or attr(obj, "_ex_iterable") is not None
 
@@ -48,22 +53,23 @@ class HuggingFaceDataset(Adapter):
         facts: dict[str, Any] = {"dataset_kind": "iterable" if _is_iterable(obj) else "map",
                                  "sharded": True, "example_level": True}
         if _is_iterable(obj):
-            shuffling = attr(obj, "_shuffling")
-            facts["shuffle"] = shuffling is not None
-            for node in _ex_chain(obj):
-                size = int_attr(node, "buffer_size")
-                if size is not None:
-                    facts["shuffle_buffer"] = size
-                    break
-            generator = attr(shuffling, "generator")
-            seed = attr(attr(generator, "bit_generator"), "_seed_seq")
-            entropy = attr(seed, "entropy")
-            if isinstance(entropy, int):
-                facts["shuffle_seed"] = entropy
+            buffered = _buffered(obj)
+            facts["shuffle"] = buffered is not None
+            if buffered is not None:
+                facts["shuffle_buffer"] = int_attr(buffered, "buffer_size")
+                entropy = attr(attr(attr(attr(buffered, "generator"), "bit_generator"), "seed_seq"), "entropy")
+                if isinstance(entropy, int):
+                    facts["shuffle_seed"] = entropy
             facts["dataset_length"] = _streaming_length(obj)
         else:
             facts["shuffle"] = attr(obj, "_indices") is not None or None
+            facts["dataset_length"] = length(obj)
         return {k: v for k, v in facts.items() if v is not None}
+
+    @classmethod
+    def reshuffles_by_epoch(cls, obj: object) -> bool:
+        """A streaming dataset reshuffles by ``set_epoch`` only when ``.shuffle()`` put a buffer in it."""
+        return _is_iterable(obj) and callable(attr(obj, "set_epoch")) and _buffered(obj) is not None
 
     @classmethod
     def dataset_labels(cls, obj: object, spec: Any) -> np.ndarray | None:
@@ -85,12 +91,7 @@ class HuggingFaceDataset(Adapter):
 
     @classmethod
     def epoch_state(cls, obj: object) -> int | None:
-        if attr(obj, "_shuffling") is None:
-            return None
-        value = attr(obj, "_epoch")
-        if isinstance(value, int):
-            return value
-        return int_attr(attr(obj, "epoch"), "value") if attr(obj, "epoch") is not None else None
+        return int_attr(obj, "epoch") if _buffered(obj) is not None else None
 
     @classmethod
     def order_fix(cls, info: LoaderInfo) -> str | None:
@@ -105,8 +106,7 @@ class HuggingFaceDataset(Adapter):
 
     @classmethod
     def buffer_fix(cls, info: LoaderInfo, suggested: int | None) -> str | None:
-        size = f"{suggested:,}" if suggested else "a larger number"
-        return (f"raise the buffer: ds.shuffle(seed=..., buffer_size={size.replace(',', '_')}); with more shards "
+        return (f"raise the buffer: ds.shuffle(seed=..., buffer_size={suggested or 10000}); with more shards "
                 "(to_iterable_dataset(num_shards=64) or more files) the shard order is shuffled as well")
 
     @classmethod

@@ -8,12 +8,52 @@ shuffles with ``shuffle_algo`` (``py1e``, ``py1br``, ``py1b``, ``py1s``, ``py2s`
 
 from __future__ import annotations
 
+import sys
 from typing import Any
+
+import numpy as np
 
 from ..results import LoaderInfo
 from .base import Adapter, attr, int_attr, length, module_root
 
-__all__ = ["MosaicStreaming"]
+__all__ = ["MosaicStreaming", "epoch_order"]
+
+
+def _library(name: str) -> Any:
+    """A submodule of ``streaming`` (already imported by the user's code: their dataset exists)."""
+    import importlib
+
+    if "streaming" not in sys.modules:
+        raise LookupError("the streaming package is not imported")
+    return importlib.import_module(name)
+
+
+def epoch_order(dataset: object, epoch: int, workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample ids in the order one rank's loader (``workers`` DataLoader workers, 0 or 1 = in process)
+    yields them in ``epoch``, and the batch sizes; computed from the configuration, no sample read.
+
+    It follows the library's own steps for its default ``batching_method='random'`` on one node and
+    rank: the epoch's sample units (``resample_streams``), their partition over canonical nodes and
+    workers into batches (``get_partitions``), the shuffle (``get_shuffle``), and the DataLoader taking
+    one batch from each worker in turn.
+    """
+    shuffle_mod = _library("streaming.base.shuffle")
+    partition_mod = _library("streaming.base.partition")
+    algo = attr(dataset, "shuffle_algo")
+    nodes = attr(dataset, "num_canonical_nodes") or (64 if algo in ("py1s", "py2s") else 1)
+    block = attr(dataset, "shuffle_block_size") or max(4_000_000 // nodes, 1 << 18)
+    batch = attr(dataset, "batch_size") or 1
+    units, small_per_big = dataset.resample_streams(epoch)  # type: ignore[attr-defined]
+    work = partition_mod.get_partitions(attr(dataset, "partition_algo"), attr(dataset, "epoch_size"), nodes, 1, 1,
+                                        max(workers, 1), batch, 0, None)
+    if attr(dataset, "shuffle"):
+        mapping = shuffle_mod.get_shuffle(algo, units, nodes, attr(dataset, "shuffle_seed"), epoch, block)
+        work = np.where(work != -1, mapping[work], -1)
+    ids = np.where(work != -1, small_per_big[work], -1)[0, 0]  # (workers, batches, batch)
+    batches = ids.transpose(1, 0, 2).reshape(-1, ids.shape[-1])  # one batch from each worker in turn
+    sizes = (batches != -1).sum(axis=1)
+    flat = batches[batches != -1]
+    return flat.astype(np.int64), sizes[sizes > 0].astype(np.int64)
 
 
 class MosaicStreaming(Adapter):
@@ -39,6 +79,41 @@ class MosaicStreaming(Adapter):
         if seed is not None:
             facts["shuffle_seed"] = seed
         return {k: v for k, v in facts.items() if v is not None}
+
+    @classmethod
+    def read_epochs(cls, dataset: object, loader: object, epochs: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Whole epochs' sample ids and batch sizes from the configuration, starting at the epoch the
+        dataset will run next; raises LookupError when the library's internals cannot be reached."""
+        workers = (int_attr(loader, "num_workers") or 0) if loader is not dataset else 0
+        start = int_attr(dataset, "next_epoch") or 0
+        indices, sizes = [], []
+        try:
+            for epoch in range(start, start + epochs):
+                flat, batch = epoch_order(dataset, epoch, workers)
+                indices.append(flat)
+                sizes.append(batch)
+        except LookupError:
+            raise
+        except Exception as exc:  # a streaming version whose internals differ
+            raise LookupError(f"streaming's shuffle could not be replayed ({type(exc).__name__}: {exc})") from exc
+        return indices, sizes
+
+    @classmethod
+    def dataset_labels(cls, obj: object, spec: Any) -> np.ndarray | None:
+        """Labels of a local store, read column by column from each sample (MDS keeps no label index):
+        only when every stream is local (no download); None otherwise."""
+        streams = attr(obj, "streams") or []
+        if not streams or any(attr(s, "remote") not in (None, "") for s in streams):
+            return None
+        size = length(obj)
+        if not size or size > 5_000_000:
+            return None
+        keys = [spec.path[0]] if getattr(spec, "mode", None) == "path" and len(spec.path) == 1 else []
+        first = obj.get_item(0)  # type: ignore[attr-defined]
+        key = next((k for k in [*keys, "label", "labels", "target", "targets", "y", "class", "cls"] if k in first), None)
+        if key is None:
+            return None
+        return np.asarray([obj.get_item(i)[key] for i in range(size)])  # type: ignore[attr-defined]
 
     @classmethod
     def order_fix(cls, info: LoaderInfo) -> str | None:

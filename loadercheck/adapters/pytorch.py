@@ -127,14 +127,6 @@ def visibly_sharded(dataset: object) -> bool | None:
     return any(word in source for word in ("get_worker_info", "worker_info", "split_by_worker"))
 
 
-def reshuffles_by_epoch(holder: object) -> bool:
-    """Has ``set_epoch`` and shuffles with it (a Hugging Face IterableDataset that was never
-    ``.shuffle()``-d has ``set_epoch`` but ``_shuffling is None``: its order is fixed anyway)."""
-    if holder is None or not callable(attr(holder, "set_epoch")):
-        return False
-    return not (hasattr(holder, "_shuffling") and attr(holder, "_shuffling") is None)
-
-
 def epoch_of(*holders: object) -> int | None:
     for holder in holders:
         for name in ("epoch", "_epoch"):
@@ -259,7 +251,7 @@ class TorchDataset(Adapter):
     @classmethod
     def facts(cls, obj: object) -> dict[str, Any]:
         kind = dataset_kind(obj)
-        facts: dict[str, Any] = {"dataset_kind": kind}
+        facts: dict[str, Any] = {"dataset_kind": kind, "example_level": kind == "map"}
         if kind == "iterable":
             facts["sharded"] = visibly_sharded(obj)
         return facts

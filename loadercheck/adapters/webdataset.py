@@ -34,7 +34,9 @@ def _stage_args(stage: object) -> tuple[Any, ...]:
 
 
 def _stage_name(stage: object) -> str:
-    for obj in (stage, attr(stage, "f"), attr(stage, "func")):
+    if type(stage).__name__ == "detshuffle":
+        return "detshuffle"
+    for obj in (attr(stage, "f"), attr(stage, "func"), stage):
         name = attr(obj, "__name__")
         if isinstance(name, str):
             return name
@@ -42,21 +44,30 @@ def _stage_name(stage: object) -> str:
 
 
 def shuffle_stage(pipeline: object) -> tuple[int | None, int | None, Any]:
-    """(bufsize, initial, seed) of the sample shuffle stage of a webdataset pipeline, else Nones."""
+    """(bufsize, initial, seed) of the sample shuffle of a webdataset pipeline, else Nones.
+
+    Shard shuffles are the same kind of stage, placed before the stage that opens the tar files;
+    the sample shuffle is the last shuffle after it. ``shardshuffle=False`` leaves a no-op shuffle
+    of size ``False``: a size of 0 or 1 (or a bool) is no shuffle.
+    """
     stages = attr(pipeline, "pipeline")
     if not isinstance(stages, list):
         return None, None, None
-    for stage in stages:
+    opened = next((i for i, stage in enumerate(stages)
+                   if any(word in _stage_name(stage).lower() for word in ("tar", "expander", "open"))), -1)
+    found: tuple[int | None, int | None, Any] = (None, None, None)
+    for stage in stages[opened + 1:]:
         name = _stage_name(stage).lstrip("_")
-        if name not in ("shuffle", "detshuffle") and type(stage).__name__ not in ("shuffle", "detshuffle"):
+        if name not in ("shuffle", "detshuffle"):
             continue
         kwargs, args = _stage_kwargs(stage), _stage_args(stage)
         bufsize = kwargs.get("bufsize", args[0] if args else attr(stage, "bufsize"))
         initial = kwargs.get("initial", args[1] if len(args) > 1 else attr(stage, "initial"))
         seed = kwargs.get("seed", attr(stage, "seed"))
-        if isinstance(bufsize, int):
-            return bufsize, initial if isinstance(initial, int) else 100, seed
-    return None, None, None
+        if isinstance(bufsize, int) and not isinstance(bufsize, bool) and bufsize > 1:
+            initial = initial if isinstance(initial, int) and not isinstance(initial, bool) else 100
+            found = (bufsize, min(initial, bufsize), seed)
+    return found
 
 
 class WebDataset(Adapter):

@@ -8,7 +8,7 @@ the observed labels (exact for any exchangeable stream). See STATS.md for the fo
 
 from ._validate import NotEnoughData
 from .autocorr import autocorrelation_test
-from .balance import class_balance, single_class_prefix_pvalue
+from .balance import class_balance, missing_classes_pvalue, single_class_prefix_pvalue
 from .batch import batch_homogeneity_test, expected_batch_classes, expected_batch_entropy
 from .continuous import decile_codes, median_runs_test, trend_test
 from .drift import window_drift_test
@@ -25,6 +25,7 @@ __all__ = [
     "expected_batch_entropy",
     "holm",
     "median_runs_test",
+    "missing_classes_pvalue",
     "runs_test",
     "single_class_prefix_pvalue",
     "trend_test",

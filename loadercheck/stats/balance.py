@@ -63,3 +63,35 @@ def single_class_prefix_pvalue(n_sampled: int, dataset_counts: np.ndarray) -> fl
     lnc = lambda a, b: special.gammaln(a + 1) - special.gammaln(b + 1) - special.gammaln(a - b + 1)  # noqa: E731
     logp = special.logsumexp(lnc(big, n) - lnc(total, n))
     return float(np.clip(np.exp(logp), TINY, 1.0))
+
+
+def missing_classes_pvalue(n_sampled: int, dataset_counts: np.ndarray, missing: np.ndarray) -> float:
+    """Upper bound on the probability that a uniformly shuffled dataset with these class counts
+    starts with ``n_sampled`` labels that miss every class at least as large as the largest class in
+    ``missing`` (a boolean mask over the classes the prefix lacks).
+
+    A prefix of a random permutation misses a class of size ``c`` with the exact hypergeometric
+    probability C(N - c, n) / C(N, n); the union bound over the classes at least as large as the
+    largest missing one gives a valid p-value (STATS.md's conservative direction). 1.0 when
+    nothing is missing.
+    """
+    counts = np.asarray(dataset_counts, dtype=np.float64)
+    mask = np.asarray(missing, dtype=bool)
+    if counts.ndim != 1 or mask.shape != counts.shape or np.any(counts < 0):
+        raise ValueError("dataset_counts and missing must be 1-D arrays of the same length")
+    total = float(counts.sum())
+    n = int(n_sampled)
+    if n > total:
+        raise ValueError(f"n_sampled={n} exceeds the dataset size {int(total)}")
+    if not mask.any() or n <= 0:
+        return 1.0
+    largest = counts[mask].max()
+    if largest <= 0:
+        return 1.0
+    candidates = counts[counts >= largest]
+    lnc = lambda a, b: special.gammaln(a + 1) - special.gammaln(b + 1) - special.gammaln(a - b + 1)  # noqa: E731
+    room = total - candidates
+    logs = np.where(room >= n, lnc(np.maximum(room, n), n) - lnc(total, n), -np.inf)
+    if np.all(np.isneginf(logs)):
+        return TINY
+    return float(np.clip(np.exp(special.logsumexp(logs)), TINY, 1.0))
