@@ -69,8 +69,12 @@ NET_BUDGET = 27 * 2**20
 permutes are sized so that certifying its level with no exceedance fits (4,096 labels at the
 default alpha and four checks)."""
 STREAM_BUDGET = 2**25
-"""Label-permutations all the label nets of one stream may spend together (about a second on one
-core of the reference machine, loaded): a net that reaches it stops unsettled, with a larger valid p-value."""
+"""Label-permutations all the label nets of one stream may spend together, each permutation counted as
+its labels plus ``PERM_OVERHEAD`` (about a second on one core of the reference machine, loaded): a net
+that reaches it stops unsettled, with a larger valid p-value."""
+PERM_OVERHEAD = 128
+"""The fixed cost of one permutation (statistic set-up per row), in labels: what bounds the short
+prefixes of a guard's early looks, where a level of 1e-6 asks for a million permutations of 64 labels."""
 MIN_NET_LABELS = 1024
 """The shortest prefix a label net permutes, whatever the level."""
 MAX_NET_LABELS = 16384

@@ -1,0 +1,106 @@
+"""The sequential permutation net at the decision level: calibration (two-sided), power, seed
+stability, cost, and the uncertainty it reports. Fixed seeds throughout."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from loadercheck import synthetic as syn
+from loadercheck.checks import CATEGORICAL_CHECKS, run_checks
+from loadercheck.options import Options
+from loadercheck.results import Epoch, LabelKind, LoaderInfo, Status, Stream
+
+ORDER_IDS = [c.id for c in CATEGORICAL_CHECKS]
+U10 = syn.uniform_shares(10)
+
+
+def _stream(labels: np.ndarray, b: int) -> Stream:
+    n = labels.size - labels.size % b
+    classes, codes = np.unique(labels[:n], return_inverse=True)
+    sizes = np.full(n // b, b, dtype=np.int64)
+    return Stream((Epoch(codes.astype(np.int64), sizes),), LabelKind.CATEGORICAL, tuple(classes.tolist()),
+                  LoaderInfo("synthetic"))
+
+
+def _order(results) -> dict:
+    return {r.id: r for r in results if r.id in ORDER_IDS}
+
+
+def _flagged(results) -> bool:
+    return any(r.status in (Status.WARN, Status.FAIL) for r in _order(results).values())
+
+
+def test_clean_streams_flag_at_the_nominal_rate_with_the_net_deciding():
+    """Two-sided: at alpha 0.05 (where the net decides often) the family-wise share of clean streams
+    with a flagged order check stays at most 3x nominal, and is not zero (a dead net fails)."""
+    rng = np.random.default_rng(2026)
+    streams, flagged, netted = 240, 0, 0
+    for i in range(streams):
+        x = syn.shuffled(512, np.array([0.8, 0.15, 0.05]), rng) if i % 2 else syn.shuffled(512, U10, rng)
+        results = run_checks(_stream(x, 4), Options(alpha=0.05, seed=i))
+        flagged += _flagged(results)
+        netted += any(r.details.get("mc_perms", 0) > 0 for r in _order(results).values())
+    alpha_order = 0.05 * 0.9  # the order checks' share
+    assert netted >= 10  # the net did decide on these streams
+    assert flagged <= 3 * alpha_order * streams, flagged
+    assert flagged >= 0.25 * alpha_order * streams, flagged
+
+
+def test_faint_defects_are_flagged_through_the_net():
+    """Power where the fast tails sit in the net's band: a 20% partial sort of 1,024 labels."""
+    hits = netted = 0
+    for seed in range(12):
+        x = syn.partial_sort(1024, U10, 0.2, np.random.default_rng([8, seed]))
+        results = run_checks(_stream(x, 32), Options(seed=seed))
+        hits += _flagged(results)
+        netted += any(r.details.get("mc_perms", 0) > 0 for r in _order(results).values())
+    assert netted >= 6 and hits >= 10, (netted, hits)
+
+
+def test_verdicts_do_not_depend_on_the_seed_where_the_net_settled():
+    """Five seeds, defective and clean streams: the statuses agree wherever every net settled."""
+    makers = [lambda r: syn.partial_sort(4096, U10, 0.05, r), lambda r: syn.drifting_prior(4096, 10, 0.05, r),
+              lambda r: syn.shuffled(4096, U10, r)]
+    compared = 0
+    for k, make in enumerate(makers):
+        for s in range(3):
+            stream = _stream(make(np.random.default_rng([9, k, s])), 32)
+            runs = [_order(run_checks(stream, Options(seed=seed))) for seed in range(5)]
+            settled = all(r.details.get("mc_settled", 1.0) == 1.0 for run in runs for r in run.values())
+            if settled:
+                compared += 1
+                assert len({tuple(r[i].status for i in ORDER_IDS) for r in runs}) == 1
+    assert compared >= 6
+
+
+def test_the_net_reports_its_remaining_uncertainty():
+    x = syn.partial_sort(2048, U10, 0.1, np.random.default_rng(4))
+    results = _order(run_checks(_stream(x, 32), Options(seed=0)))
+    netted = [r for r in results.values() if r.details.get("mc_perms", 0) > 0]
+    assert netted
+    for r in netted:
+        d = r.details
+        assert {"mc_perms", "mc_pvalue", "mc_exceedances", "mc_p_low", "mc_p_high", "mc_settled",
+                "mc_labels", "raw_pvalue", "fast_pvalue"} <= set(d)
+        assert 0.0 <= d["mc_p_low"] <= d["mc_p_high"] <= 1.0 and d["mc_settled"] in (0.0, 1.0)
+
+
+@pytest.mark.parametrize("make", ["clean", "sorted", "psort 0.5", "batchpure 0.5"])
+def test_a_guards_early_looks_do_not_stall(make):
+    """Tiny alphas on 2-16 batches (a guard's early looks): clean prefixes stop at once, defective
+    ones within the stream's budget."""
+    gen = {"clean": lambda n, r: syn.shuffled(n, U10, r), "sorted": lambda n, r: syn.sorted_epoch(n, U10),
+           "psort 0.5": lambda n, r: syn.partial_sort(n, U10, 0.5, r),
+           "batchpure 0.5": lambda n, r: syn.batch_purity(n, 10, 32, 0.5, r)}[make]
+    worst = 0.0
+    for batches in (2, 4, 16):
+        for seed in range(2):
+            stream = _stream(gen(32 * batches, np.random.default_rng(seed)), 32)
+            t0 = time.perf_counter()
+            run_checks(stream, Options(alpha=1e-5, seed=seed))
+            worst = max(worst, time.perf_counter() - t0)
+    limit = 0.25 if make == "clean" else 3.0  # generous: the test machine is shared
+    assert worst < limit, worst
