@@ -174,6 +174,12 @@ def _projection(width: int) -> np.ndarray:
     return (2.0 * signs - 1.0) / np.float32(np.sqrt(width))
 
 
+@functools.lru_cache(maxsize=8)
+def _directions(width: int) -> np.ndarray:
+    """The mean (a column of 1/width) beside the projections: one matrix product gives both."""
+    return np.concatenate([np.full((width, 1), 1.0 / width, dtype=np.float32), _projection(width)], axis=1)
+
+
 def feature_summaries(inputs: object, n: int) -> np.ndarray | None:
     """Per-sample summaries of a batch's numeric inputs: ``(n, 6)`` float64, or None.
 
@@ -195,11 +201,13 @@ def feature_summaries(inputs: object, n: int) -> np.ndarray | None:
     if rows.shape[1] > _MAX_FEATURE_WIDTH:
         rows = rows[:, :: -(-rows.shape[1] // _MAX_FEATURE_WIDTH)]
     values = rows.astype(np.float32)  # a copy: the user's memory is only read
-    if not np.all(np.isfinite(values)):
-        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    width = values.shape[1]
     out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float64)
-    out[:, 0] = values.mean(axis=1, dtype=np.float64)
-    out[:, 1] = values.std(axis=1, dtype=np.float64)
-    out[:, 2:] = values @ _projection(values.shape[1])
+    out[:, [0, 2, 3, 4, 5]] = values @ _directions(width)  # the mean and the projections in one product
+    if not np.all(np.isfinite(out[:, 0])):  # a NaN or inf somewhere: summarise the finite values as zeros
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        out[:, [0, 2, 3, 4, 5]] = values @ _directions(width)
+    centred = values - out[:, :1].astype(np.float32)
+    out[:, 1] = np.sqrt(np.einsum("ij,ij->i", centred, centred, dtype=np.float64) / width)
     return out
 

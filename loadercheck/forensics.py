@@ -499,8 +499,7 @@ def _within_label(features: np.ndarray, stream: Stream) -> np.ndarray:
     codes = stats.decile_codes(labels) if stream.kind is LabelKind.CONTINUOUS else labels
     codes = np.asarray(codes, dtype=np.int64)
     counts = np.bincount(codes).astype(np.float64)
-    sums = np.zeros((counts.size, features.shape[1]))
-    np.add.at(sums, codes, features)
+    sums = np.stack([np.bincount(codes, weights=column, minlength=counts.size) for column in features.T], axis=1)
     means = sums / np.maximum(counts, 1.0)[:, None]
     return features - means[codes]
 
