@@ -11,6 +11,12 @@ checked in the current epoch (a plain ``yield from`` generator) and once the gua
 aside completely (``iter()`` returns the loader's own iterator), against the bare loader, timed with
 an empty loop body so the iteration cost itself is visible.
 
+Beside the overhead, batches to decision: where the guard decided on this clean loop (the window),
+and after how many batches it stops the same loop fed label-sorted (``shuffle=False`` over the
+data sorted by label), with the CPU the guard spent deciding; and the guard's own cost per epoch
+measured directly on held batches: epoch 1 (recording, early looks, the window's look) and a later
+epoch (recording its first window, the replay look).
+
 Run: ``python benchmarks/guard_overhead.py [--samples 10000] [--batch-size 64] [--repeats 9] [--threads 1]``.
 """
 
@@ -32,6 +38,43 @@ def make_loader(samples: int, batch_size: int) -> DataLoader:
     x = torch.randn(samples, 3072, generator=g)
     y = torch.randint(0, 10, (samples,), generator=g)
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True)
+
+
+def make_sorted_loader(samples: int, batch_size: int) -> DataLoader:
+    """The loop's data sorted by label, read in stored order: the defect the guard must stop."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(samples, 3072, generator=g)
+    y = torch.randint(0, 10, (samples,), generator=g).sort().values
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=False)
+
+
+def stop_point(loader, step) -> int:
+    """Batches trained before the guard stopped the loop."""
+    g = loadercheck.guard(loader)
+    trained = 0
+    try:
+        for x, y in g:
+            step(x, y)
+            trained += 1
+    except loadercheck.LoaderCheckFailed:
+        pass
+    return trained
+
+
+def guard_cost(loader, epochs: int = 3) -> list[float]:
+    """CPU seconds of the guard's own work per epoch, on held batches (no training, no loading)."""
+    held = [list(loader) for _ in range(epochs)]
+    watch = loadercheck.guard(loader, on_fail="warn")._watch
+    out = []
+    for batches in held:
+        start = time.process_time()
+        if watch.start_epoch():
+            for batch in batches:
+                if not watch.add(batch):
+                    break
+            watch.end_epoch()
+        out.append(time.process_time() - start)
+    return out
 
 
 def make_step():
@@ -135,6 +178,25 @@ def main() -> None:
           f"overhead {100 * (w - b) / b:+.2f}%")
     print(f"CPU time, median of {args.repeats} interleaved:  bare {bc * 1e3:8.1f} ms   guarded {wc * 1e3:8.1f} ms   "
           f"overhead {100 * (wc - bc) / bc:+.2f}%")
+    decided = g._watch.decided_at
+    sorted_loader = make_sorted_loader(args.samples, args.batch_size)
+    stop_point(sorted_loader, step)  # warm-up
+    stops = []
+    for _ in range(3):
+        start = time.process_time()
+        trained = stop_point(sorted_loader, step)
+        # the guard's share: the run's CPU less the training steps it took (at the bare loop's rate)
+        stops.append((trained, time.process_time() - start - trained * bc / batches))
+    trained, decide_cpu = stops[0][0], statistics.median(s for _, s in stops)
+    costs = [guard_cost(loader) for _ in range(args.repeats)]
+    e1 = statistics.median(c[0] for c in costs)
+    later = statistics.median(c[e] for c in costs for e in (1, 2))
+    print(f"batches to decision: this clean loop decided at {decided} batches (the window: {g.report.verdict}); "
+          f"the same data label-sorted (shuffle=False) stopped after {trained} batches trained, the guard's "
+          f"decision {decide_cpu * 1e3:.0f} ms CPU")
+    print(f"direct, the guard's own CPU per epoch (held batches, median of {args.repeats}): epoch 1 (record "
+          f"{window} + early looks + window) {e1 * 1e3:.1f} ms = {100 * e1 / bc:.2f}%, epochs 2-3 (record "
+          f"{window} + replay look) {later * 1e3:.1f} ms = {100 * later / bc:.2f}% of the bare epoch's CPU")
     print(f"direct: recording {record / window * 1e6:.1f} us/batch x {window} batches = {record * 1e3:.1f} ms, "
           f"the one check {check * 1e3:.1f} ms -> {100 * (record + check) / b:.2f}% of the bare epoch")
     print(f"  per-epoch spread: bare {min(bare) * 1e3:.1f}-{max(bare) * 1e3:.1f} ms, "
