@@ -128,6 +128,7 @@ def test_webdataset_a_buffer_larger_than_the_data_with_a_small_initial_is_named(
     assert report.verdict is Status.FAIL and order_failed(report)
     text = all_text(report)
     assert "initial=100" in text and ".shuffle(1500, initial=1500)" in text
+    assert "initial=100" in report["label-runs"].hint  # the order checks' hint names the cause too
     assert "3,600" not in text and "do not cluster but follow a pattern" not in text
     assert report["loader-config"].status is Status.WARN
 
