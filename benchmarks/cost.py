@@ -1,6 +1,7 @@
 """Cost per stream on a defect grid: seconds of checking (the permutation net included), side by side.
 
     python benchmarks/cost.py [--reps 5] [--before PATH] [--cells NAME ...]
+    python benchmarks/cost.py --stability 12 [--seeds 4] [--before PATH] [--cells NAME ...]
 
 Each cell draws ``--reps`` seeded streams and times the checks only (``run_checks`` on a label
 stream; for the label-free cells ``loadercheck.api.evaluate`` on a recorded stream, the sampling
@@ -113,6 +114,46 @@ def worker(name: str, reps: int, seed0: int) -> dict:
     return {"times": times, "verdicts": verdicts, "perms": perms}
 
 
+def stability(name: str, streams: int, seeds: int, seed0: int) -> dict:
+    """Per stream of a cell, the verdict under ``seeds`` different ``--seed`` values: how many streams
+    change verdict, and how many had a net stopped by its budget (unsettled)."""
+    import numpy as np
+
+    sys.path.insert(0, str(HERE))
+    from _common import make_stream
+
+    from loadercheck.checks import run_checks
+    from loadercheck.options import Options
+
+    n, b = CELLS[name]
+    changed, flipped, unsettled, seen = 0, 0, 0, []
+    for i in range(streams):
+        stream = make_stream(_labels(name, n, np.random.default_rng([seed0, 7, i])), b)
+        verdicts, loose, overall = set(), False, set()
+        for seed in range(seeds):
+            checks = run_checks(stream, Options(seed=seed))
+            statuses = {c.status.value for c in checks}
+            verdicts.add(tuple(sorted((c.id, c.status.value) for c in checks if c.pvalue is not None)))
+            loose |= any((c.details or {}).get("mc_settled", 1.0) == 0.0 for c in checks)
+            seen.append("fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass")
+            overall.add(seen[-1])
+        changed += len(verdicts) > 1
+        flipped += len(overall) > 1
+        unsettled += loose
+    return {"changed": changed, "flipped": flipped, "unsettled": unsettled, "streams": streams,
+            "verdicts": {v: seen.count(v) for v in set(seen)}}
+
+
+def _run_stability(tree: Path, name: str, streams: int, seeds: int, seed0: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
+    code = (f"import sys, json; sys.path.insert(0, {str(tree)!r}); sys.path.insert(0, {str(HERE)!r}); "
+            f"import cost; print(json.dumps(cost.stability({name!r}, {streams}, {seeds}, {seed0})))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(tree))
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def _run_cell(tree: Path, name: str, reps: int, seed0: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
@@ -161,8 +202,20 @@ def main() -> None:
     parser.add_argument("--cells", nargs="*", default=None)
     parser.add_argument("--starts", type=int, default=5, help="fresh interpreters for the start-up timings")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--stability", type=int, default=0, metavar="STREAMS",
+                        help="instead of timings: per cell, STREAMS streams each checked under --seeds seeds; "
+                             "how many change their per-check statuses")
+    parser.add_argument("--seeds", type=int, default=4)
     args = parser.parse_args()
     trees = [("after", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
+    if args.stability:
+        for name in args.cells or ["partial sort 5%, 4k", "drift 0.05, 4k"]:
+            for label, tree in trees:
+                r = _run_stability(tree, name, args.stability, args.seeds, args.seed)
+                print(f"{name:<28} {label:<6}: of {r['streams']} streams, {r.get('flipped', '?')} change verdict and "
+                      f"{r['changed']} change some check's status across {args.seeds} seeds; {r['unsettled']} had "
+                      f"an unsettled net; verdicts {r['verdicts']}", flush=True)
+        return
     names = args.cells or list(CELLS)
     rows = []
     for name in names:
