@@ -197,20 +197,25 @@ def _signal_battery(signal: Signal) -> OrderCheck:
     continuous = signal.kind is LabelKind.CONTINUOUS
     parts = ([TARGET_TREND_CHECK] if continuous else []) + list(CATEGORICAL_CHECKS)
 
-    def test(values: np.ndarray, batch_sizes: np.ndarray, *, rng, mc_below: float, **_: object) -> TestResult:
+    def test(values: np.ndarray, batch_sizes: np.ndarray, *, rng, mc_below: float, mc_budget: int | None = None,
+             **_: object) -> TestResult:
         codes = stats.decile_codes(values) if continuous else values
         # the level at which one test decides the family (Holm's first step, after Bonferroni over
-        # the parts), and a net sized to certify it within the label checks' budget
+        # the parts), and a net sized to certify it within the label checks' budget; the parts share
+        # the permutations the stream's budget leaves this check
         level = mc_below / (MC_FACTOR * len(parts))
         perms, labels = net_size(level) if level > 0 else (0, MAX_NET_LABELS)
+        per_perm = max(1, min(int(np.size(values)), labels)) + PERM_OVERHEAD
+        left = perms * per_perm if mc_budget is None else mc_budget * per_perm
         ran: list[tuple[OrderCheck, TestResult]] = []
         for part in sorted(parts, key=lambda c: _WORDING_PREFERENCE.index(c.id)):
             data = values if part is TARGET_TREND_CHECK else codes
             try:
                 result = part.test(data, batch_sizes, rng=rng, mc_below=mc_below / len(parts), mc_max_perms=perms,
-                                   mc_max_labels=labels)
+                                   mc_max_labels=labels, mc_budget=left // per_perm)
             except stats.NotEnoughData:
                 continue
+            left = max(0, left - int(result.details.get("mc_perms", 0.0)) * per_perm)
             ran.append((part, result))
             if result.pvalue <= level:
                 break  # decided: the tests not run count as p = 1 (valid, and saves their permutations)
