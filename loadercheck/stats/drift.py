@@ -80,10 +80,23 @@ def _factory(k: int):
         scales = [_Scale(sizes, m, observed) for m in ms]
         inv = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
 
+        nb = sizes.size
+        batch_of = segment_ids(sizes) * k
+        starts = [np.arange(0, nb, sc.m) for sc in scales]
+
         def stat(rows: np.ndarray) -> np.ndarray:
             reps = rows.shape[0]
-            flat = rows.ravel()
             best = np.full(reps, -np.inf)
+            if nb * k <= 4 * x.size:
+                # one batch x class table per row, summed into the windows of every scale
+                cells = (np.arange(reps, dtype=np.int64)[:, None] * (nb * k) + batch_of[None, :] + rows).ravel()
+                table = np.bincount(cells, minlength=reps * nb * k).reshape(reps, nb, k)
+                for sc, st in zip(scales, starts):
+                    win = np.add.reduceat(table, st, axis=1).astype(np.float64)
+                    w = ((win * (win - 1.0)) @ inv) @ sc.inv_len
+                    best = np.maximum(best, -satterthwaite_logsf(w, sc.mean, sc.var, sc.w0))
+                return best
+            flat = rows.ravel()
             for sc in scales:
                 cells = segment_table(flat, np.tile(sc.lengths, reps), k)
                 w = cells.pair_sum(inv).reshape(reps, sc.lengths.size) @ sc.inv_len
