@@ -19,6 +19,18 @@ from loadercheck import Status
 from loadercheck.adapters import describe_loader
 
 HERE = Path(__file__).parent
+
+
+@pytest.fixture(autouse=True)
+def keep_the_start_method():
+    """litdata.optimize sets multiprocessing's start method to spawn for the whole process; later
+    tests define DataLoader datasets locally and need the platform's default (fork) back."""
+    import multiprocessing
+
+    before = multiprocessing.get_start_method(allow_none=True)
+    yield
+    if multiprocessing.get_start_method(allow_none=True) != before:
+        multiprocessing.set_start_method(before, force=True)
 N, CLASSES = 2000, 10
 SORTED = [i * CLASSES // N for i in range(N)]
 
