@@ -21,16 +21,18 @@ from loadercheck.adapters import describe_loader
 HERE = Path(__file__).parent
 
 
+START_METHOD = __import__("multiprocessing").get_start_method(allow_none=True)
+
+
 @pytest.fixture(autouse=True)
 def keep_the_start_method():
-    """litdata.optimize sets multiprocessing's start method to spawn for the whole process; later
-    tests define DataLoader datasets locally and need the platform's default (fork) back."""
+    """litdata sets multiprocessing's start method to spawn for the whole process; later tests
+    define DataLoader datasets locally and need the start method the session began with."""
     import multiprocessing
 
-    before = multiprocessing.get_start_method(allow_none=True)
     yield
-    if multiprocessing.get_start_method(allow_none=True) != before:
-        multiprocessing.set_start_method(before, force=True)
+    if multiprocessing.get_start_method(allow_none=True) != START_METHOD:
+        multiprocessing.set_start_method(START_METHOD, force=True)
 N, CLASSES = 2000, 10
 SORTED = [i * CLASSES // N for i in range(N)]
 
