@@ -409,8 +409,8 @@ def cross_epoch_order(stream: Stream, options: Options) -> CheckResult:
         return CheckResult(CROSS_EPOCH_ORDER, Status.SKIP, note, **base)
     if info.example_level and info.dataset_kind == "map":
         fix = adapters.wording(info).replay_fix(info) or DATALOADER_SHUFFLE_FIX
-        hint = (f"iterating a {info.type_name} directly reads it in one stored order (a .shuffle(seed) is one fixed "
-                f"permutation), the same every epoch; fix: {fix}")
+        aside = " (a .shuffle(seed) is one fixed permutation)" if info.library == "datasets" else ""
+        hint = f"iterating a {info.type_name} directly reads it in one stored order{aside}, the same every epoch; fix: {fix}"
         return CheckResult(CROSS_EPOCH_ORDER, Status.WARN, message, hint=hint, **base)
     if info.shuffle is False and _is_dataloader(info):
         hint = ("shuffle=False reads the dataset in its stored order, the same every epoch; fix: "

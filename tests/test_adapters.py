@@ -196,6 +196,16 @@ def test_mosaic_py1br_block_larger_than_the_prefix_fails_on_whole_epochs(tmp_pat
     assert "shuffle_block_size" in " ".join(found["hints"].values())
 
 
+# ---------------------------------------------------------------------- torch datasets iterated directly
+def test_a_torch_dataset_passed_directly_is_batched_and_told_to_use_a_dataloader():
+    torch = pytest.importorskip("torch")
+    data = torch.utils.data.TensorDataset(torch.randn(N, 4), torch.tensor(SORTED))
+    report = loadercheck.check(data)
+    assert report.verdict is Status.FAIL and report.stream.batches == -(-N // 32)
+    assert "DataLoader(dataset, batch_size=..., shuffle=True)" in report["label-runs"].hint
+    assert "sampler ()" not in all_text(report) and ".shuffle(seed)" not in report["cross-epoch-order"].hint
+
+
 # ---------------------------------------------------------------------- torchdata
 def test_torchdata_stateful_dataloader_is_read_as_a_dataloader():
     torch = pytest.importorskip("torch")

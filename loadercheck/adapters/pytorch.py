@@ -257,6 +257,17 @@ class TorchDataset(Adapter):
         return facts
 
     @classmethod
+    def order_fix(cls, info: LoaderInfo) -> str | None:
+        if info.dataset_kind == "map":
+            return ("iterating a Dataset directly reads it in index order: train through "
+                    "DataLoader(dataset, batch_size=..., shuffle=True)")
+        return None
+
+    @classmethod
+    def replay_fix(cls, info: LoaderInfo) -> str | None:
+        return cls.order_fix(info)
+
+    @classmethod
     def dataset_labels(cls, obj: object, spec: Any) -> np.ndarray | None:
         found = holder_labels(obj, spec)
         return found if found is not None else column_labels(obj, spec)
