@@ -112,11 +112,16 @@ def net_size(level: float, *, max_labels: int = MAX_NET_LABELS, budget: int = NE
     return int(1.5 * need), labels
 
 
-def trusts_fast_tail(fast_p: float, mc_below: float, labels_used: int, perms: int) -> bool:
+FORENSICS_NET_COST = 2**25
+"""The same threshold for the forensics and rank nets (units x permutations), as it has always been."""
+
+
+def trusts_fast_tail(fast_p: float, mc_below: float, labels_used: int, perms: int,
+                     cheap: float = FORENSICS_NET_COST) -> bool:
     """True when the net leaves a fast p-value at or below ``mc_below`` standing: far beyond the
     threshold (below ``NET_BAND * mc_below``) where ``perms`` permutations of ``labels_used``
-    labels would be costly."""
-    return fast_p <= NET_BAND * mc_below and labels_used * perms > CHEAP_NET_COST
+    labels would be costly (more than ``cheap``; the label nets pass ``CHEAP_NET_COST``)."""
+    return fast_p <= NET_BAND * mc_below and labels_used * perms > cheap
 
 
 def net_pvalue(cantelli_p: float, p_mc: float | None, perms: int) -> float:
@@ -382,7 +387,7 @@ def safety_net(
     share = CANTELLI_SHARE * mc_below
     if cantelli_p <= share:
         return NetOutcome(float(cantelli_p), "Cantelli bound (permutation net not needed)", {"mc_perms": 0.0})
-    if trusts_fast_tail(fast_p, mc_below, labels.size, mc_max_perms) and not force:
+    if trusts_fast_tail(fast_p, mc_below, labels.size, mc_max_perms, CHEAP_NET_COST) and not force:
         return NetOutcome(float(fast_p), f"{fast_method} (far beyond the threshold: net not needed)", {"mc_perms": 0.0})
     reject_at = mc_below / 2.0 if reject_at is None else reject_at
     accept_above = mc_below if accept_above is None else accept_above
