@@ -51,26 +51,25 @@ def net_perms_factor(tests: int, signal_parts: int = 0) -> float:
 
 def early_alpha(level: float, labels: int, *, factor: float = net_perms_factor(4),
                 work: float = EARLY_NET_WORK) -> float:
-    """The alpha to run the checks at, at an early look of level ``level`` over ``labels`` labels.
+    """The alpha to run the checks at, at an early look of level ``level`` over ``labels`` labels:
+    the look's level itself.
 
-    The look's level itself when the largest safety net it implies is affordable (``factor / level``
-    permutations of ``min(labels, 2048)`` labels within ``work``; :func:`net_perms_factor`). Else the
-    alpha at which the nets are at their floor of 15,999 permutations, the nets of the window's look
-    (an early look then costs at most what the window's look costs). The caller stops only on a
-    check significant at ``level`` itself (:func:`loadercheck.watch.at_level`): the checks' p-values
-    are valid at every threshold, so running them at a larger alpha only leaves the net too few
-    permutations to certify the level (its p-value is at least ``2 / (B + 1)``); such a look stops
-    on net-free evidence only: exact tests, Cantelli's bound, or a fast tail far beyond the
-    threshold on a prefix long enough for the net's own rule to trust it (as at the window).
+    The permutation nets are sequential and budgeted (:mod:`loadercheck.stats.permutation`: a net
+    stops once its decision is settled, and all the nets of one stream share ``STREAM_BUDGET``
+    label-permutations, each permutation's fixed cost included), so a tiny early level no longer
+    asks for an unaffordable net: a clean prefix stops its nets at once, a defective one within the
+    budget (about a second), and a fast tail far beyond the level on a prefix the net would find
+    costly stands as it does at the window. (Before the sequential net this returned a larger alpha
+    whenever ``factor / level`` permutations of ``min(labels, 2048)`` labels exceeded ``work``; the
+    arguments are kept for callers.) The caller still stops only on a check significant at
+    ``level`` (:func:`loadercheck.watch.at_level`).
 
-    >>> early_alpha(2.8e-5, 64) == 2.8e-5       # 64 labels: the level's 317,460 permutations fit
+    >>> early_alpha(2.8e-5, 64) == 2.8e-5
     True
-    >>> round(early_alpha(2.8e-5, 1024), 6)     # 1,024 labels: the nets of the window's look
-    0.000556
+    >>> early_alpha(2.8e-5, 1024) == 2.8e-5
+    True
     """
-    if factor / level * min(max(labels, 1), NET_MAX_LABELS) <= work:
-        return level
-    return max(level, factor / (NET_FLOOR + 1))
+    return level
 
 
 @dataclass(frozen=True)

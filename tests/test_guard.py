@@ -225,7 +225,8 @@ def test_compare_epochs_decisions():
     same = compare_epochs(labels, labels)
     # on 640 labels the permutation net checks even a tiny fast p-value: the p-value is the net's
     # smallest certifiable one, 2 / (1 + 15,999)
-    assert same.status is Status.FAIL and same.effect == 1.0 and same.pvalue <= 2 / 16_000
+    # the sequential net stops once the replay is certified at the look's level (1e-3 x the replay share)
+    assert same.status is Status.FAIL and same.effect == 1.0 and same.pvalue <= 1e-3
     fresh = compare_epochs(labels, rng.permutation(labels))
     assert fresh.status is Status.PASS and abs(fresh.effect) < 0.1
     declared = compare_epochs(labels, labels, ordered=True)
@@ -319,19 +320,12 @@ def test_batch_digest_reads_nested_batches_and_tells_them_apart():
 
 
 # ---------------------------------------------------------------------- the early looks' cost and their level
-def test_early_alpha_keeps_the_level_where_its_nets_are_affordable_else_the_windows_nets():
-    from loadercheck.sequential import EARLY_NET_WORK, NET_FLOOR, early_alpha, net_perms_factor
+def test_early_alpha_is_the_looks_level_now_that_the_nets_are_budgeted():
+    from loadercheck.sequential import early_alpha, net_perms_factor
 
-    factor = net_perms_factor(4)
-    assert early_alpha(2.8e-5, 64) == 2.8e-5  # 64 labels x 317,460 permutations <= 2**25
-    for labels in (128, 512, 4096, 100_000):
-        alpha = early_alpha(2.8e-5, labels)
-        assert alpha == pytest.approx(factor / (NET_FLOOR + 1))  # the nets' floor: the window's nets
-        assert factor / alpha <= NET_FLOOR + 1
-    for labels in (2, 64, 128, 2048, 10_000):  # whatever alpha is handed, the level's nets fit the work or are floored
-        alpha = early_alpha(1e-6, labels)
-        assert alpha == pytest.approx(factor / (NET_FLOOR + 1)) or factor / alpha * min(labels, 2048) <= EARLY_NET_WORK
-    assert early_alpha(0.1, 10_000) == 0.1  # a large level is never lowered
+    for labels in (2, 64, 128, 512, 4096, 100_000):
+        for level in (2.8e-5, 1e-6, 0.1):
+            assert early_alpha(level, labels) == level
     assert net_perms_factor(5, 4) > net_perms_factor(5)  # a signal battery's nets are sized for a smaller level
 
 
@@ -392,8 +386,6 @@ def test_early_looks_deciding_at_the_checks_alpha_would_break_the_bound(monkeypa
 def test_early_looks_stop_gross_defects_and_never_spend_more_than_their_work(monkeypatch):
     import loadercheck.api as api
     from loadercheck import synthetic as syn
-    from loadercheck.sequential import EARLY_NET_WORK, NET_FLOOR, net_perms_factor
-
     handed = []
     real = api.evaluate
     monkeypatch.setattr(api, "evaluate", lambda stream, options, **k: handed.append(
@@ -410,9 +402,8 @@ def test_early_looks_stop_gross_defects_and_never_spend_more_than_their_work(mon
             consume(g)
         decided[name] = g._watch.decided_at
     assert decided == {"one class per batch": 2, "label-sorted (no metadata)": 64}
-    factor = net_perms_factor(4)
-    for labels, alpha in handed:  # every net an early look ran: within the work, or at the window's floor
-        assert factor / alpha * min(labels, 2048) <= EARLY_NET_WORK or factor / alpha <= NET_FLOOR + 1
+    assert all(alpha < 1e-3 for _, alpha in handed)  # every early look ran at its own (small) level
+    # and none stalled: the nets are budgeted (stats.permutation.STREAM_BUDGET)
 
 
 # ---------------------------------------------------------------------- the replay look's coding and net

@@ -298,7 +298,9 @@ def epoch_match_test(
         if cant <= 1.0 / (1.0 + mc_max_perms):
             p, method = net_pvalue(cant, None, mc_max_perms), "Cantelli bound"
         else:
-            seq = _mc_match(x, y, observed, rng, mc_max_perms, mc_max_labels, level=mc_below / 2.0)
+            # the net's p-value is p_mc + 1/(1+B): settle p_mc at the level less that offset
+            seq = _mc_match(x, y, observed, rng, mc_max_perms, mc_max_labels,
+                            level=mc_below / 2.0 - 1.0 / (1.0 + mc_max_perms))
             p = net_pvalue(cant, seq.pvalue, mc_max_perms)
             method = f"sequential permutation (B={seq.perms}) + 1/(1+{mc_max_perms})"
             details.update(seq.details())
