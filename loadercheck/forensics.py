@@ -245,7 +245,7 @@ def duplicates(stream: Stream, options: Options) -> CheckResult:
     info = stream.loader
     sizes = stream.epochs[0].batch_sizes
     codes, counts = identity.identity_codes(ids)
-    mult = identity.multiplicity(ids)
+    mult = identity.multiplicity_of_counts(counts)
     n = mult.samples
     what = "dataset indices" if source == "indices" else "inputs"
     if n < 2:

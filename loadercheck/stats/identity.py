@@ -74,7 +74,12 @@ class Multiplicity:
 
 def multiplicity(ids: np.ndarray) -> Multiplicity:
     """Multiplicity summary of an epoch's sample ids."""
-    _, counts = identity_codes(ids)
+    return multiplicity_of_counts(identity_codes(ids)[1])
+
+
+def multiplicity_of_counts(counts: np.ndarray) -> Multiplicity:
+    """:func:`multiplicity` from the ``counts`` :func:`identity_codes` already gave (no second sort)."""
+    counts = np.asarray(counts)
     counts = counts[counts > 0]
     n = int(counts.sum())
     u = int(counts.size)
