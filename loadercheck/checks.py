@@ -433,6 +433,13 @@ def _class_balance(stream: Stream, options: Options) -> CheckResult:
     )
 
 
+COVERAGE_SHARE = 0.1
+"""class-balance's coverage test warns at this share of alpha (it is outside the order checks' Holm family)."""
+_PERMUTING_SAMPLERS = ("RandomSampler", "SequentialSampler", "DistributedSampler", "BatchSampler(RandomSampler)",
+                       "BatchSampler(SequentialSampler)")
+"""Samplers whose epoch visits every index once: a prefix of their feed is a prefix of a permutation."""
+
+
 def _class_coverage(stream: Stream, options: Options) -> tuple[Status, str, str | None, float] | None:
     """Does the sampled prefix hold far fewer classes than the dataset it was drawn from? A prefix of a
     shuffled feed meets every sizeable class; one that misses them is grouped at a scale larger than
@@ -440,18 +447,24 @@ def _class_coverage(stream: Stream, options: Options) -> tuple[Status, str, str 
     order checks on the prefix alone cannot see. Warn at most: the order checks own the fails."""
     reference = stream.dataset_labels
     first = stream.epochs[0].labels
-    if reference is None or stream.loader.replacement or first.size >= reference.size or first.size == 0:
-        return None
+    info = stream.loader
+    if reference is None or first.size >= reference.size or first.size == 0 or info.epoch_samples is not None:
+        return None  # no reference, or the whole pass was drawn: not a prefix
+    if info.replacement or info.custom_batch_sampler or (info.sampler is not None
+                                                        and info.sampler not in _PERMUTING_SAMPLERS):
+        return None  # a sampler that draws a subset, with weights or its own batches: not the dataset's population
     counts = np.bincount(reference, minlength=len(stream.classes))
-    seen = np.bincount(first, minlength=counts.size) > 0
-    missing = (counts > 0) & ~seen
+    drawn = np.bincount(first, minlength=counts.size)
+    if np.any(drawn > counts):
+        return None  # the loader's labels are not the metadata's (a label transform, another field)
+    missing = (counts > 0) & (drawn == 0)
     if not missing.any():
         return None
     p = stats.missing_classes_pvalue(first.size, counts, missing)
     present = int((counts > 0).sum())
     text = (f"the {first.size:,} samples drawn hold {present - int(missing.sum())} of the {present} classes the "
             f"dataset has; a shuffled feed would miss classes this large with probability {p:.1e}")
-    if p > options.alpha or options.ordered:
+    if p > options.alpha * COVERAGE_SHARE or options.ordered:
         return Status.PASS, text, None, p
     hint = ("the feed is grouped at a scale larger than the sample (class-sorted data, one class per shard or "
             "file, shuffle blocks longer than the sample): the order checks see only this prefix; draw more "

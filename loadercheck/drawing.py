@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import queue
 import threading
 import time
@@ -25,7 +26,7 @@ from .recording import StreamRecorder
 from .results import LabelKind, LoaderInfo, Stream
 from .rng import preserved_rng
 
-__all__ = ["DEFAULT_BATCHES", "EXAMPLE_BATCH", "ExampleBatches", "collate_examples", "draw"]
+__all__ = ["DEFAULT_BATCHES", "EXAMPLE_BATCH", "ExampleBatches", "collate_examples", "draw", "looks_batched"]
 
 DEFAULT_BATCHES = 500
 """Batches drawn per epoch when ``batches`` is not given (one epoch, capped)."""
@@ -37,16 +38,23 @@ class ExampleBatches:
     """A view of an example-level iterable (a Hugging Face or torch dataset iterated directly) as
     batches: consecutive examples grouped, in order, into batches of ``size`` (the last may be
     short). Examples are passed through untouched: dicts become a dict of per-key lists, tuples a
-    tuple of per-position lists, anything else a list."""
+    tuple of per-position lists, anything else a list. A dataset whose items already are batches
+    (``ds.batch(32)``, a Dataset of batches) is passed through as it is: ``grouped`` says which,
+    once the first item was seen."""
 
     def __init__(self, examples: object, size: int) -> None:
         self._examples = examples
         self._size = size
         self._groups: Any = None
+        self.grouped: bool | None = None
 
     def __iter__(self) -> Any:
-        inner = iter(self._examples)  # type: ignore[call-overload]
-        groups = _grouped(inner, self._size)
+        cls = type(self._examples)
+        if not hasattr(cls, "__iter__") and hasattr(cls, "__len__"):  # a map-style dataset: indices 0..len-1,
+            inner = (self._examples[i] for i in range(len(self._examples)))  # as a sampler reads it  # type: ignore
+        else:
+            inner = iter(self._examples)  # type: ignore[call-overload]
+        groups = self._batches(inner)
         if inner is self._examples:  # a one-shot iterator stays one-shot
             self._groups = groups
             return self
@@ -54,6 +62,54 @@ class ExampleBatches:
 
     def __next__(self) -> Any:
         return next(self._groups)
+
+    def _batches(self, items: Any) -> Any:
+        for first in items:
+            if self.grouped is None:
+                self.grouped = not looks_batched(first)
+            rest = itertools.chain([first], items)
+            yield from (_grouped(rest, self._size) if self.grouped else rest)
+            return
+
+
+def looks_batched(item: object) -> bool:
+    """Does one item of an example-level dataset already hold a batch? Yes when it has two or more
+    fields, all of one leading length above 1, and some field holds rows (a 2-D array, strings, or
+    lists): a batch of samples. An example's fields are scalars, or sequences of numbers (token
+    ids, a multi-hot row, an image's channels) whose lengths need not agree."""
+    if isinstance(item, Mapping):
+        fields = list(item.values())
+    elif isinstance(item, (tuple, list)):
+        fields = list(item)
+    else:
+        return False
+    if len(fields) < 2:
+        return False
+    lengths = {_leading_length(f) for f in fields}
+    if None in lengths or len(lengths) != 1 or lengths.pop() < 2:  # type: ignore[operator]
+        return False
+    return any(_holds_rows(f) for f in fields)
+
+
+def _leading_length(value: object) -> int | None:
+    if isinstance(value, (str, bytes)):
+        return None
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return int(shape[0]) if len(shape) else None
+    if isinstance(value, (list, tuple)):
+        return len(value)
+    return None
+
+
+def _holds_rows(value: object) -> bool:
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return len(shape) >= 2
+    if isinstance(value, (list, tuple)) and value:
+        first = value[0]
+        return isinstance(first, (str, bytes, list, tuple)) or len(getattr(first, "shape", ()) or ()) >= 1
+    return False
 
 
 def _grouped(examples: Any, size: int) -> Any:
@@ -275,14 +331,11 @@ def draw(
     length = adapters.length(loader) if info.reiterable else None
     notes: list[str] = []
     source: object = loader
+    examples: ExampleBatches | None = None
     if info.example_level:
         size = batch_size or EXAMPLE_BATCH
-        source = ExampleBatches(loader, size)
-        length = None if length is None else -(-length // size)
-        info = dataclasses.replace(info, batch_size=size)
-        how = "--batch-size" if batch_size else "the default; pass --batch-size (batch_size=) to use your training batch size"
-        notes.append(f"the {info.type_name} yields single examples: they were grouped in order into batches of "
-                     f"{size} ({how})")
+        source = examples = ExampleBatches(loader, size)
+        length = None
     total = _planned_total(length, cap, batches is not None, max_samples, info, epochs)
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
@@ -334,6 +387,8 @@ def draw(
             puller.close()
     seconds = time.monotonic() - started
     info = dataclasses.replace(info, reiterable=reiterable)
+    if examples is not None:
+        info = _examples_read(info, examples, batch_size, notes)
     if epoch_before is not None and recorder.epochs > 1:
         info = dataclasses.replace(info, epoch_changed=adapters.set_epoch_state(loader) != epoch_before)
     reference = adapters.dataset_label_values(loader, recorder.spec)
@@ -348,6 +403,20 @@ def draw(
                     "the sampled prefix held a single class, so whole epochs were analysed from the sampler's "
                     "order instead (--from-sampler)")))
     return _finish_extras(loader, stream, rank_views)
+
+
+def _examples_read(info: LoaderInfo, examples: ExampleBatches, batch_size: int | None, notes: list[str]) -> LoaderInfo:
+    """Say how an example-level dataset was read: grouped into batches, or its items already batches."""
+    if examples.grouped is None:
+        return info
+    if not examples.grouped:
+        notes.append(f"the {info.type_name}'s items already hold batches: each item was read as one batch")
+        return dataclasses.replace(info, example_level=False)
+    size = batch_size or EXAMPLE_BATCH
+    how = "--batch-size" if batch_size else "the default; pass --batch-size (batch_size=) to use your training batch size"
+    notes.insert(0, f"the {info.type_name} yields single examples: they were grouped in order into batches of "
+                    f"{size} ({how})")
+    return dataclasses.replace(info, batch_size=size)
 
 
 def _single_class(stream: Stream) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import LoaderError
-from .labels import is_tensor, to_label_array
+from .labels import LabelSpec, is_tensor, to_label_array
 from .results import Epoch, LabelKind, LoaderInfo, Stream
 from .rng import preserved_rng
 
@@ -182,9 +182,7 @@ def sampler_labels(loader: object, labels: Any = None, label: Any = None) -> tup
     ``labels`` (a user-given array, one label per dataset index) wins; else the dataset metadata
     that :func:`loadercheck.adapters.dataset_label_values` finds (``label`` names a column).
     """
-    from .adapters import dataset_label_values
-
-    from .adapters import source_of
+    from .adapters import dataset_label_values, source_of
 
     size = None
     with contextlib.suppress(Exception):
@@ -198,6 +196,11 @@ def sampler_labels(loader: object, labels: Any = None, label: Any = None) -> tup
                               "pass one label per dataset index")
         return array, "the labels= array"
     found = dataset_label_values(loader, label)
+    reader = _epoch_reader(loader)
+    if found is None and reader is not None and callable(getattr(reader[1], "read_labels", None)):
+        with contextlib.suppress(Exception):
+            spec = LabelSpec.parse(label) if isinstance(label, (str, int)) and ":" not in str(label) else label
+            found = reader[1].read_labels(reader[0], spec)
     if found is None:
         return None, ("the dataset exposes no labels without loading samples (no `targets`/`labels` "
                       "attribute, TensorDataset label tensor or label column); give the dataset a `targets` "

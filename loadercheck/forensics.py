@@ -161,8 +161,8 @@ def config_findings(info: LoaderInfo, options: Options) -> list[Finding]:
             out.append(Finding(
                 "small-initial", "note" if options.ordered else "warn",
                 f"the shuffle buffer holds up to {info.shuffle_buffer:,} samples but starts yielding once it has "
-                f"initial={info.shuffle_initial:,}: the first samples out are drawn from the first few hundred read, "
-                "so the start of every epoch follows the stored order",
+                f"initial={info.shuffle_initial:,}: the first samples out are drawn from the first "
+                f"{info.shuffle_initial:,} or so read, so the start of every epoch follows the stored order",
                 f"fill the buffer before yielding: .shuffle({buffer}, initial={buffer})",
             ))
         if size and info.shuffle_buffer < SMALL_BUFFER * size:
@@ -409,7 +409,7 @@ def cross_epoch_order(stream: Stream, options: Options) -> CheckResult:
         return CheckResult(CROSS_EPOCH_ORDER, Status.SKIP, note, **base)
     if info.example_level and info.dataset_kind == "map":
         fix = adapters.wording(info).replay_fix(info) or DATALOADER_SHUFFLE_FIX
-        aside = " (a .shuffle(seed) is one fixed permutation)" if info.library == "datasets" else ""
+        aside = " (ds.shuffle(seed) too: one fixed permutation)" if info.library == "datasets" else ""
         hint = f"iterating a {info.type_name} directly reads it in one stored order{aside}, the same every epoch; fix: {fix}"
         return CheckResult(CROSS_EPOCH_ORDER, Status.WARN, message, hint=hint, **base)
     if info.shuffle is False and _is_dataloader(info):
@@ -547,7 +547,8 @@ def mixing_note(stream: Stream) -> tuple[str, dict[str, Any]] | None:
 def _buffer_advice(info: LoaderInfo, buffer: int, total: int | None) -> str:
     """What to change in the streaming shuffle, in the library's terms."""
     held = info.shuffle_buffer
-    if held is not None and total and held >= total and info.shuffle_initial is not None and info.shuffle_initial < total:
+    if held is not None and total and held >= total and info.shuffle_initial is not None \
+            and info.shuffle_initial < total / 10:  # the small-initial finding's rule
         whole = min(held, total)
         return (f"the shuffle buffer ({held:,}) already holds the whole data, but it starts yielding after "
                 f"initial={info.shuffle_initial:,} samples, so the first samples out follow the stored order: "

@@ -300,7 +300,7 @@ def _per_sample(batch: list | tuple, locate: Callable[[object, str], tuple[objec
 def _per_sample_records(value: object, part: str) -> bool:
     """A list of per-sample records (dicts or objects) reached by a path whose next part is a name,
     not a position: the rest of the path is read from each record."""
-    if not isinstance(value, (list, tuple)) or not value or part.lstrip("-").isdigit():
+    if not isinstance(value, (list, tuple)) or hasattr(value, "_fields") or not value or part.lstrip("-").isdigit():
         return False
     return all(_is_mapping(item) or (hasattr(item, part) and not isinstance(item, (str, bytes))) for item in value)
 

@@ -71,6 +71,8 @@ def reduce_structured(raw: object, inputs: object = None) -> Reduced | None:
     """
     if isinstance(raw, (list, tuple)) and raw and all(_is_target_record(x) for x in raw):
         return Reduced(np.array([_image_class(x) for x in raw], dtype=np.int64), Kind.DETECTION)
+    if _ragged_token_labels(raw, inputs):
+        return Reduced(None, Kind.TOKENS)
     array = to_numpy(raw)
     if array is None or array.dtype.kind not in "biuf" or array.ndim < 2:
         return None
@@ -85,6 +87,19 @@ def reduce_structured(raw: object, inputs: object = None) -> Reduced | None:
     if _multi_hot(array):
         return Reduced(lead_labels(array), Kind.MULTI_LABEL)
     return None
+
+
+def _ragged_token_labels(raw: object, inputs: object) -> bool:
+    """Unpadded language-model labels: a list of integer sequences of differing lengths (examples of a
+    tokenized dataset grouped without a collator) that hold -100 or repeat the token inputs."""
+    if not isinstance(raw, (list, tuple)) or len(raw) < 2 or not all(isinstance(x, (list, tuple)) for x in raw):
+        return False
+    if len({len(x) for x in raw}) < 2 or not all(isinstance(v, int) for x in raw for v in x):
+        return False
+    if any(-100 in x for x in raw):
+        return True
+    return isinstance(inputs, (list, tuple)) and len(inputs) == len(raw) and all(
+        isinstance(t, (list, tuple)) and list(t) == list(x) for t, x in zip(inputs, raw))
 
 
 def lead_labels(rows: np.ndarray) -> np.ndarray:

@@ -288,3 +288,54 @@ def test_cli_batch_size_groups_examples_of_a_dataset_passed_directly(tmp_path, m
     assert doc["stream"]["batch_size"] == 50 and doc["stream"]["batches"] == N // 50
     assert doc["loader"]["library"] == "datasets" and doc["loader"]["example_level"] is True
     assert any("batches of 50 (--batch-size)" in note for note in doc["stream"]["notes"])
+
+
+# ---------------------------------------------------------------------- datasets whose items are batches
+def test_a_dataset_whose_items_are_batches_is_not_grouped_again(hf_sorted):
+    torch = pytest.importorskip("torch")
+    text = datasets.Dataset.from_dict({"text": [f"t{i}" for i in range(N)], "label": SORTED})
+    for batched in (text.batch(32), text.to_iterable_dataset().batch(32)):
+        report = loadercheck.check(batched)
+        assert report.verdict is Status.FAIL and report.stream.batches == -(-N // 32)
+        assert any("already hold batches" in n for n in report.stream.notes)
+
+    class Batches(torch.utils.data.Dataset):
+        def __len__(self):
+            return 50
+
+        def __getitem__(self, i):
+            return torch.randn(32, 3), torch.full((32,), i * 10 // 50)
+
+    report = loadercheck.check(Batches())
+    assert report.stream.batches == 50 and report.stream.batch_size == 32 and report.verdict is Status.FAIL
+
+
+def test_tokenized_examples_passed_directly_are_read_as_token_streams():
+    rows = {"input_ids": [list(range(5 + i % 7)) for i in range(500)]}
+    rows["labels"] = rows["input_ids"]
+    report = loadercheck.check(datasets.Dataset.from_dict(rows))
+    assert report.stream.target_kind == "tokens" and report.stream.batch_size == 32
+    assert report.verdict is not Status.FAIL
+
+
+def test_mosaic_order_is_not_replayed_for_configurations_it_does_not_follow():
+    from types import SimpleNamespace
+
+    from loadercheck.adapters.mosaic import _supported
+
+    _supported(SimpleNamespace(batching_method="random", replication=None, world=SimpleNamespace(num_nodes=1, num_ranks=1)))
+    for odd in (SimpleNamespace(batching_method="per_stream"), SimpleNamespace(replication=2),
+                SimpleNamespace(world=SimpleNamespace(num_nodes=2, num_ranks=2))):
+        with pytest.raises(LookupError):
+            _supported(odd)
+
+
+def test_a_namedtuple_batch_is_not_read_as_records():
+    from collections import namedtuple
+
+    from loadercheck.labels import LabelSpec
+
+    Record = namedtuple("Record", "y")
+    Batch = namedtuple("Batch", "x y")
+    batch = Batch(Record(1), Record(2))
+    assert LabelSpec.parse("y").locate(batch, 0)[0] == Record(2)

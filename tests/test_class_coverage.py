@@ -43,8 +43,8 @@ def test_the_pvalue_is_exact_for_one_missing_class():
     assert missing_classes_pvalue(20, counts, np.array([False, False])) == 1.0
 
 
-def sorted_loader(shuffle: bool, seed: int = 0):
-    labels = torch.arange(2000) * 10 // 2000
+def sorted_loader(shuffle: bool, seed: int = 0, classes: int = 10):
+    labels = torch.arange(2000) * classes // 2000
     data = TensorDataset(torch.randn(2000, 3), labels)
     data.targets = labels
     return DataLoader(data, batch_size=32, shuffle=shuffle, generator=torch.Generator().manual_seed(seed))
@@ -58,8 +58,27 @@ def test_a_sorted_prefix_warns_with_a_hint():
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_a_shuffled_prefix_passes(seed):
-    report = loadercheck.check(sorted_loader(True, seed), batches=2)  # 64 samples of 10 balanced classes
+def test_a_shuffled_prefix_that_misses_classes_by_chance_passes(seed):
+    report = loadercheck.check(sorted_loader(True, seed, classes=100), batches=2)  # 64 samples of 100 classes
+    balance = report["class-balance"]
+    assert balance.status is Status.PASS and balance.details["coverage_pvalue"] > 0.01  # the test ran
+
+
+def test_only_a_prefix_of_the_whole_dataset_is_tested():
+    from torch.utils.data import SubsetRandomSampler, WeightedRandomSampler
+
+    labels = torch.arange(2000) % 10
+    data = TensorDataset(torch.randn(2000, 3), labels)
+    data.targets = labels
+    half = torch.nonzero(labels < 5).ravel().tolist()
+    subset = DataLoader(data, batch_size=32, sampler=SubsetRandomSampler(half))
+    weighted = DataLoader(data, batch_size=32, sampler=WeightedRandomSampler((labels < 5).double(), 1000,
+                                                                              replacement=False))
+    for loader in (subset, weighted):
+        assert "coverage_pvalue" not in loadercheck.check(loader)["class-balance"].details
+    remapped = TensorDataset(torch.randn(2000, 3), (torch.arange(2000) * 10 // 2000 < 5).long())
+    remapped.targets = torch.arange(2000) * 10 // 2000  # the metadata is not what the loader yields
+    report = loadercheck.check(DataLoader(remapped, batch_size=32), batches=50)
     assert report["class-balance"].status is Status.PASS
 
 

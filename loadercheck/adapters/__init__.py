@@ -179,7 +179,7 @@ def known_classes(loader: object, spec: Any = None) -> int | None:
 
 def wording(info: LoaderInfo) -> type[Adapter]:
     """The adapter whose ``*_fix`` methods word fixes for this loader (by ``info.library``)."""
-    if info.library == "torch" and info.sampler is None and not info.type_name.endswith("DataLoader"):
+    if info.library == "torch" and info.example_level:
         return pytorch.TorchDataset  # a torch dataset iterated directly, not through a DataLoader
     return _BY_LIBRARY.get(info.library or "", Adapter)
 

@@ -62,7 +62,7 @@ class HuggingFaceDataset(Adapter):
                     facts["shuffle_seed"] = entropy
             facts["dataset_length"] = _streaming_length(obj)
         else:
-            facts["shuffle"] = attr(obj, "_indices") is not None or None
+            # an indices mapping comes from .shuffle() but also from .select() or .filter(): not read as a shuffle
             facts["dataset_length"] = length(obj)
         return {k: v for k, v in facts.items() if v is not None}
 
@@ -119,10 +119,10 @@ class HuggingFaceDataset(Adapter):
 
 def _streaming_length(obj: object) -> int | None:
     """Rows of a streaming dataset made by ``Dataset.to_iterable_dataset`` (its Arrow shards), if visible."""
-    info_splits = attr(attr(obj, "info"), "splits")
+    info_splits, split = attr(attr(obj, "info"), "splits"), attr(obj, "split")
     with contextlib.suppress(Exception):
-        if info_splits:
-            total = sum(int(s.num_examples) for s in info_splits.values())
+        if info_splits and split is not None and str(split) in info_splits:
+            total = int(info_splits[str(split)].num_examples)
             if total > 0:
                 return total
     for node in reversed(_ex_chain(obj)):

@@ -31,6 +31,12 @@ class LitData(Adapter):
         return {k: v for k, v in facts.items() if v is not None}
 
     @classmethod
+    def reshuffles_by_epoch(cls, obj: object) -> bool:
+        """litdata reshuffles by its own ``current_epoch``, which StreamingDataLoader advances every
+        epoch: nothing for the training loop to call, so no ``set_epoch`` note."""
+        return False
+
+    @classmethod
     def order_fix(cls, info: LoaderInfo) -> str | None:
         if info.shuffle is False:
             return "pass StreamingDataset(..., shuffle=True)"

@@ -18,6 +18,9 @@ from .base import Adapter, attr, int_attr, length, module_root
 
 __all__ = ["MosaicStreaming", "epoch_order"]
 
+MAX_READ = 1_000_000
+"""Samples of a local store whose label column the whole-epoch analysis reads at most."""
+
 
 def _library(name: str) -> Any:
     """A submodule of ``streaming`` (already imported by the user's code: their dataset exists)."""
@@ -26,6 +29,22 @@ def _library(name: str) -> Any:
     if "streaming" not in sys.modules:
         raise LookupError("the streaming package is not imported")
     return importlib.import_module(name)
+
+
+def _supported(dataset: object) -> None:
+    """The configurations :func:`epoch_order` replays; anything else raises LookupError (the order is
+    then not read, rather than read wrong)."""
+    method = attr(dataset, "batching_method")
+    if method not in (None, "random"):
+        raise LookupError(f"batching_method={method!r} (only 'random', the default, is replayed)")
+    replication = attr(dataset, "replication")
+    if replication not in (None, 1):
+        raise LookupError(f"replication={replication!r} (only no replication is replayed)")
+    world = attr(dataset, "world")
+    for name in ("num_nodes", "num_ranks"):
+        value = attr(world, name)
+        if isinstance(value, int) and value > 1:
+            raise LookupError(f"a world of {value} {name[4:]} (only one node and rank are replayed)")
 
 
 def epoch_order(dataset: object, epoch: int, workers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -39,6 +58,7 @@ def epoch_order(dataset: object, epoch: int, workers: int) -> tuple[np.ndarray, 
     """
     shuffle_mod = _library("streaming.base.shuffle")
     partition_mod = _library("streaming.base.partition")
+    _supported(dataset)
     algo = attr(dataset, "shuffle_algo")
     nodes = attr(dataset, "num_canonical_nodes") or (64 if algo in ("py1s", "py2s") else 1)
     block = attr(dataset, "shuffle_block_size") or max(4_000_000 // nodes, 1 << 18)
@@ -85,6 +105,10 @@ class MosaicStreaming(Adapter):
         """Whole epochs' sample ids and batch sizes from the configuration, starting at the epoch the
         dataset will run next; raises LookupError when the library's internals cannot be reached."""
         workers = (int_attr(loader, "num_workers") or 0) if loader is not dataset else 0
+        loader_batch = int_attr(loader, "batch_size") if loader is not dataset else None
+        if loader_batch is not None and loader_batch != (int_attr(dataset, "batch_size") or 1):
+            raise LookupError(f"the DataLoader's batch_size ({loader_batch}) differs from the StreamingDataset's "
+                              f"({int_attr(dataset, 'batch_size')}); pass the same batch_size to both")
         start = int_attr(dataset, "next_epoch") or 0
         indices, sizes = [], []
         try:
@@ -99,14 +123,15 @@ class MosaicStreaming(Adapter):
         return indices, sizes
 
     @classmethod
-    def dataset_labels(cls, obj: object, spec: Any) -> np.ndarray | None:
-        """Labels of a local store, read column by column from each sample (MDS keeps no label index):
-        only when every stream is local (no download); None otherwise."""
+    def read_labels(cls, obj: object, spec: Any) -> np.ndarray | None:
+        """Labels of a local store for the whole-epoch analysis (``--from-sampler`` asks for it; a
+        plain check never does): MDS keeps no label index, so each sample is decoded, only when every
+        stream is local (no download) and the store holds at most :data:`MAX_READ` samples."""
         streams = attr(obj, "streams") or []
         if not streams or any(attr(s, "remote") not in (None, "") for s in streams):
             return None
         size = length(obj)
-        if not size or size > 5_000_000:
+        if not size or size > MAX_READ:
             return None
         keys = [spec.path[0]] if getattr(spec, "mode", None) == "path" and len(spec.path) == 1 else []
         first = obj.get_item(0)  # type: ignore[attr-defined]
