@@ -524,21 +524,18 @@ def shuffle_fix(stream: Stream) -> str:
         or "Iterable" in (loader.dataset or "")
     )
     words = adapters.wording(loader)
-    if not iterable:
-        if loader.library not in (None, "torch") and not loader.custom_batch_sampler and loader.shuffle is not False:
-            return words.order_fix(loader) or DataLoaderAdapter.order_fix(loader) or SHUFFLE_FIX
-        return DataLoaderAdapter.order_fix(loader) or SHUFFLE_FIX
+    library = loader.library not in (None, "torch")
+    if not iterable:  # a map-style DataLoader: its sampler decides, unless a library's own shuffle is on
+        own = library and not loader.custom_batch_sampler and loader.shuffle is not False
+        return (words.order_fix(loader) if own else None) or DataLoaderAdapter.order_fix(loader)
     continuous = stream.kind is LabelKind.CONTINUOUS
     codes = stats.decile_codes(stream.labels) if continuous else stream.labels
     span = _clustered_span(codes, stream.batch_sizes)
     if not _clustered(codes, span):
         return ("draw samples in random order: the labels do not cluster but follow a pattern (e.g. round-robin "
                 "over classes or sources); shuffle the shard/file order every epoch and the samples behind a buffer")
-    fix = words.order_fix(loader) if loader.example_level or loader.dataset_kind == "map" else None
-    if fix is None and loader.library not in (None, "torch"):
-        fix = words.order_fix(loader)
-    if fix is None:
-        fix = "shuffle shards and samples: shuffle the shard/file order every epoch and use a larger shuffle buffer"
+    fix = words.order_fix(loader) if library or loader.example_level or loader.dataset_kind == "map" else None
+    fix = fix or "shuffle shards and samples: shuffle the shard/file order every epoch and use a larger shuffle buffer"
     if continuous:  # categorical feeds get the size from the mixing window (forensics.mixing_note)
         fix += f" (at least {_suggest_buffer(span, codes):,} samples: targets stay clustered over ~{span:,})"
     return fix

@@ -156,14 +156,13 @@ def config_findings(info: LoaderInfo, options: Options) -> list[Finding]:
     if info.shuffle_buffer is not None:
         size = info.dataset_length or info.epoch_samples
         words = adapters.wording(info)
-        if size and info.shuffle_buffer >= size and info.shuffle_initial is not None and info.shuffle_initial < size / 10:
-            buffer = min(info.shuffle_buffer, size)  # meant as a full shuffle, yet it starts from a nearly empty buffer
+        if _starts_unfilled(info, size):
             out.append(Finding(
                 "small-initial", "note" if options.ordered else "warn",
                 f"the shuffle buffer holds up to {info.shuffle_buffer:,} samples but starts yielding once it has "
                 f"initial={info.shuffle_initial:,}: the first samples out are drawn from the first "
                 f"{info.shuffle_initial:,} or so read, so the start of every epoch follows the stored order",
-                f"fill the buffer before yielding: .shuffle({buffer}, initial={buffer})",
+                f"fill the buffer before yielding: .shuffle({size}, initial={size})",
             ))
         if size and info.shuffle_buffer < SMALL_BUFFER * size:
             out.append(Finding(
@@ -544,15 +543,19 @@ def mixing_note(stream: Stream) -> tuple[str, dict[str, Any]] | None:
     return text, details
 
 
+def _starts_unfilled(info: LoaderInfo, size: int | None) -> bool:
+    """A streaming buffer meant as a full shuffle (it holds the whole data) that yields once it has
+    ``initial`` samples, under a tenth of the data: the start of every epoch follows the stored order."""
+    held, initial = info.shuffle_buffer, info.shuffle_initial
+    return bool(size) and held is not None and initial is not None and held >= size and initial < size / 10
+
+
 def _buffer_advice(info: LoaderInfo, buffer: int, total: int | None) -> str:
     """What to change in the streaming shuffle, in the library's terms."""
-    held = info.shuffle_buffer
-    if held is not None and total and held >= total and info.shuffle_initial is not None \
-            and info.shuffle_initial < total / 10:  # the small-initial finding's rule
-        whole = min(held, total)
-        return (f"the shuffle buffer ({held:,}) already holds the whole data, but it starts yielding after "
-                f"initial={info.shuffle_initial:,} samples, so the first samples out follow the stored order: "
-                f"fill it first, .shuffle({whole}, initial={whole})")
+    if _starts_unfilled(info, total):
+        return (f"the shuffle buffer ({info.shuffle_buffer:,}) already holds the whole data, but it starts yielding "
+                f"after initial={info.shuffle_initial:,} samples, so the first samples out follow the stored order: "
+                f"fill it first, .shuffle({total}, initial={total})")
     library_fix = adapters.wording(info).buffer_fix(info, buffer)
     generic = f"a shuffle buffer of about {buffer:,} samples (20x that span) would mix them"
     return f"{generic}: {library_fix}" if library_fix else generic

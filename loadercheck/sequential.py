@@ -25,51 +25,6 @@ EARLY_SHARE = 0.25
 """Share of epoch 1's alpha spent on the early looks together; the window's look keeps the rest."""
 FIRST_LOOK = 2
 """Batches at the first look; each later look doubles it."""
-EARLY_NET_WORK = 2**25
-"""Label-permutations one permutation safety net may spend at an early look: about a second of CPU
-at most, the cost :mod:`loadercheck.stats.permutation` itself calls cheap on a short prefix. The
-checks size a net to certify the level they run at, so at a tiny early level a net on a long prefix
-would cost up to 18 s: see :func:`early_alpha`."""
-NET_FLOOR = 15_999
-"""The fewest permutations a net is given (at alpha 1e-3 and above)."""
-NET_MAX_LABELS = 2048
-"""Labels a net sized beyond the label checks' usual cost permutes at most (a prefix of whole batches)."""
-ORDER_SHARE = 0.9
-"""The order checks' share of alpha (the rest is the forensics tests'); their nets are sized for it."""
-
-
-def net_perms_factor(tests: int, signal_parts: int = 0) -> float:
-    """``K`` such that the largest order-check net at alpha ``a`` is sized at about ``K / a`` permutations.
-
-    The checks (``loadercheck.checks``) give each of the ``tests`` order checks of their Holm family
-    ``2 tests / a_o`` permutations (``a_o = ORDER_SHARE * a``); a signal battery of ``signal_parts``
-    tests certifies a level ``2 * signal_parts`` times smaller, with that many times more.
-    """
-    per_test = 4.0 * signal_parts if signal_parts else 2.0
-    return per_test * tests / ORDER_SHARE
-
-
-def early_alpha(level: float, labels: int, *, factor: float = net_perms_factor(4),
-                work: float = EARLY_NET_WORK) -> float:
-    """The alpha to run the checks at, at an early look of level ``level`` over ``labels`` labels:
-    the look's level itself.
-
-    The permutation nets are sequential and budgeted (:mod:`loadercheck.stats.permutation`: a net
-    stops once its decision is settled, and all the nets of one stream share ``STREAM_BUDGET``
-    label-permutations, each permutation's fixed cost included), so a tiny early level no longer
-    asks for an unaffordable net: a clean prefix stops its nets at once, a defective one within the
-    budget (about a second), and a fast tail far beyond the level on a prefix the net would find
-    costly stands as it does at the window. (Before the sequential net this returned a larger alpha
-    whenever ``factor / level`` permutations of ``min(labels, 2048)`` labels exceeded ``work``; the
-    arguments are kept for callers.) The caller still stops only on a check significant at
-    ``level`` (:func:`loadercheck.watch.at_level`).
-
-    >>> early_alpha(2.8e-5, 64) == 2.8e-5
-    True
-    >>> early_alpha(2.8e-5, 1024) == 2.8e-5
-    True
-    """
-    return level
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,14 @@ def resume_replays(trained: list[int | None], resumed: list[int | None]) -> bool
     return all(r is not None and r == t for r, t in zip(resumed, trained))
 
 
+def resume_decision(trained: list[int | None], resumed: list[int | None]) -> bool | None:
+    """None while a resumed run has trained too few batches to compare (two, or all the ledger holds);
+    then whether it replays the ledger's (:func:`resume_replays`). The callbacks' shared step."""
+    if len(resumed) < min(2, len(trained)):
+        return None
+    return resume_replays(trained, resumed)
+
+
 def resume_replay_report(target: str, epoch: int, trained: int, options: Options) -> Report:
     """The ``resume-replay`` failure: a resumed run re-trains the start of its epoch."""
     from ._version import __version__
@@ -251,7 +259,7 @@ def at_level(report: Report, level: float) -> Report:
     checks = tuple(c if str(c.status) != "fail" or c.id in keep else replace(c, status=Status.WARN)
                    for c in report.checks)
     ran = report.config.get("alpha")
-    note = (f"an early look: the checks ran at alpha {ran:.2g} (permutation nets the look can afford); "
+    note = (f"an early look: the checks ran at alpha {ran:.2g}; "
             f"only a check significant at the look's level {level:.2g} stops it")
     notes = report.stream.notes if ran == level else (*report.stream.notes, note)
     from .checks import verdict
@@ -434,16 +442,13 @@ class Watch:
         from .api import evaluate
         from .rng import preserved_rng
 
-        from .sequential import early_alpha
-
         k, level = recorder.batches, self.schedule.level
         try:
             with preserved_rng():
                 stream = self._finish_first(recorder, f"looked at after {k:,} batches (an early look of the guard)")
-                # the checks run at an alpha whose permutation nets the look can afford; only a check
-                # significant at the look's own level stops (the p-values are valid at every threshold)
-                alpha = early_alpha(level, int(stream.labels.size), factor=_net_factor(stream))
-                report = at_level(evaluate(stream, with_options(self.options, alpha=alpha, probe=False),
+                # at the look's own level (the permutation nets are budgeted); only a check significant
+                # at that level stops (at_level also holds the single-class prefix test to half of it)
+                report = at_level(evaluate(stream, with_options(self.options, alpha=level, probe=False),
                                            target=self.target), level)
         except Exception as exc:
             if isinstance(exc, LoaderCheckFailed):
@@ -565,18 +570,6 @@ def _default_window() -> int:
     from .drawing import DEFAULT_BATCHES
 
     return DEFAULT_BATCHES
-
-
-def _net_factor(stream: Stream) -> float:
-    """:func:`loadercheck.sequential.net_perms_factor` of this stream's order checks: the label's
-    tests (4, or 5 for a continuous target) and one battery per extra signal (input clusters,
-    lengths, metadata columns), whose nets are sized for a level ``2 x`` its 4-5 tests smaller."""
-    from .sequential import net_perms_factor
-
-    kind = str(stream.kind)
-    tests = (5 if kind == "continuous" else 4 if kind != "none" else 0) + len(stream.signals)
-    parts = max((5 if str(sig.kind) == "continuous" else 4 for sig in stream.signals), default=0)
-    return net_perms_factor(max(tests, 1), parts)
 
 
 def _common_codes(first: Stream, second: Stream) -> tuple[np.ndarray, np.ndarray]:

@@ -169,9 +169,8 @@ def test_a_sorted_feed_is_stopped_at_an_early_look():
     g = loadercheck.guard(sorted_batches(), on_fail="warn", batches=50)
     with pytest.warns(LoaderCheckWarning, match="early look"):
         consume(g)
-    # 200-sample class blocks: the look at 32 batches decides it on net-free evidence (looks of 4 to
-    # 16 batches cannot afford the 198,000-permutation nets that would certify their level)
-    assert g.report.verdict is Status.FAIL and g._watch.decided_at <= 32
+    # 200-sample class blocks: an early look at its own level (budgeted sequential nets) decides it
+    assert g.report.verdict is Status.FAIL and g._watch.decided_at <= 8
 
 
 def test_guard_of_a_one_shot_generator():
@@ -320,15 +319,6 @@ def test_batch_digest_reads_nested_batches_and_tells_them_apart():
 
 
 # ---------------------------------------------------------------------- the early looks' cost and their level
-def test_early_alpha_is_the_looks_level_now_that_the_nets_are_budgeted():
-    from loadercheck.sequential import early_alpha, net_perms_factor
-
-    for labels in (2, 64, 128, 512, 4096, 100_000):
-        for level in (2.8e-5, 1e-6, 0.1):
-            assert early_alpha(level, labels) == level
-    assert net_perms_factor(5, 4) > net_perms_factor(5)  # a signal battery's nets are sized for a smaller level
-
-
 def test_at_level_holds_each_check_to_its_threshold_at_the_smaller_level():
     from loadercheck.watch import at_level, fails_at
 
@@ -351,13 +341,22 @@ EARLY_NOMINAL = ALPHA * 0.9 * 0.25 * RUNS
 def _clean_early_stops(monkeypatch, redecide=True):
     """Clean feeds (2 balanced classes, batches of 4, a fresh shuffle per run: tiny prefixes, where
     effects are large by chance and a fail needs only significance) through guards with alpha 0.1 and
-    a window of 32 batches (early looks at 2, 4, 8, 16 batches, level 0.0056 each); the checks run at
-    40x the look's level, as an unaffordable look runs them at the nets' floor. Returns how many runs
-    an early look stopped."""
-    import loadercheck.sequential as sequential
+    a window of 32 batches (early looks at 2, 4, 8, 16 batches, level 0.0056 each); the early looks'
+    checks run at 40x the look's level, so that only ``at_level`` holds a stop to the look's level.
+    Returns how many runs an early look stopped."""
+    from dataclasses import replace
+
+    import loadercheck.api as api
     import loadercheck.watch as watch
 
-    monkeypatch.setattr(sequential, "early_alpha", lambda level, labels, **_: min(0.45, MULTIPLE * level))
+    evaluate = api.evaluate
+
+    def evaluate_early_looks_larger(stream, options, *, target):
+        if any("an early look of the guard" in note for note in stream.notes):
+            options = replace(options, alpha=min(0.45, MULTIPLE * options.alpha))
+        return evaluate(stream, options, target=target)
+
+    monkeypatch.setattr(api, "evaluate", evaluate_early_looks_larger)
     if not redecide:  # the broken rule: act on the report at the alpha the checks ran at
         monkeypatch.setattr(watch, "at_level", lambda report, level: report)
     stops = 0

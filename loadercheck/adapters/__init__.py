@@ -21,7 +21,7 @@ from ..results import LoaderInfo
 from . import grain, hf_datasets, litdata, mosaic, pytorch, torchdata, webdataset
 from .base import Adapter, attr, is_iterable, is_reiterable, length
 
-__all__ = ["Adapter", "describe_loader", "dataset_label_values", "known_classes", "set_epoch_state",
+__all__ = ["Adapter", "describe_loader", "dataset_label_values", "set_epoch_state",
            "sampler_object", "sampler_probabilities", "wording", "is_iterable", "length", "source_of",
            "adapter_for"]
 
@@ -74,7 +74,7 @@ def describe_loader(obj: object) -> LoaderInfo:
     try:
         outer = loader_adapter(obj)
         dataset = attr(obj, "dataset")
-        source = dataset if (outer is not None and dataset is not None) else obj
+        source = source_of(obj)
         inner = adapter_for(source, inside_loader=outer is not None)
         fields: dict[str, Any] = {
             "type_name": type_name,
@@ -166,26 +166,8 @@ def dataset_labels_of(holder: object, spec: Any, depth: int = 0) -> np.ndarray |
     return None
 
 
-def known_classes(loader: object, spec: Any = None) -> int | None:
-    """Classes the dataset declares without reading data (a Hugging Face ``ClassLabel``), else None."""
-    source = source_of(loader)
-    reader = getattr(adapter_for(source), "known_classes", None)
-    if reader is None:
-        return None
-    with contextlib.suppress(Exception):
-        return reader(source, spec if isinstance(spec, LabelSpec) else None)
-    return None
-
-
 def wording(info: LoaderInfo) -> type[Adapter]:
     """The adapter whose ``*_fix`` methods word fixes for this loader (by ``info.library``)."""
     if info.library == "torch" and info.example_level:
         return pytorch.TorchDataset  # a torch dataset iterated directly, not through a DataLoader
     return _BY_LIBRARY.get(info.library or "", Adapter)
-
-
-def with_epoch_change(info: LoaderInfo, before: int | None, loader: object) -> LoaderInfo:
-    """``info`` with ``epoch_changed`` set when a ``set_epoch`` state was read before drawing."""
-    if before is None:
-        return info
-    return dataclasses.replace(info, epoch_changed=set_epoch_state(loader) != before)

@@ -88,14 +88,7 @@ class Adapter:
     @classmethod
     def reshuffles_by_epoch(cls, obj: object) -> bool:
         """Has ``set_epoch`` and shuffles with it (its order changes only when the loop calls it)."""
-        if obj is None or not callable(attr(obj, "set_epoch")):
-            return False
-        return not (hasattr(obj, "_shuffling") and attr(obj, "_shuffling") is None)
-
-    @classmethod
-    def epoch_state(cls, obj: object) -> int | None:
-        """The epoch a ``set_epoch``-driven shuffle is at, when it has one."""
-        return None
+        return obj is not None and callable(attr(obj, "set_epoch"))
 
     # ------------------------------------------------------------------ fixes in the library's words
     @classmethod

@@ -76,24 +76,6 @@ class HuggingFaceDataset(Adapter):
         return None if _is_iterable(obj) else column_labels(obj, spec)
 
     @classmethod
-    def known_classes(cls, obj: object, spec: Any) -> int | None:
-        """Classes a ``ClassLabel`` column declares (known without reading the data)."""
-        features = attr(obj, "features")
-        if features is None:
-            return None
-        keys = [spec.path[0]] if isinstance(spec, LabelSpec) and spec.mode == "path" and len(spec.path) == 1 else []
-        for key in [*keys, *LABEL_COLUMNS]:
-            with contextlib.suppress(Exception):
-                names = attr(features[key], "names")
-                if isinstance(names, list) and names:
-                    return len(names)
-        return None
-
-    @classmethod
-    def epoch_state(cls, obj: object) -> int | None:
-        return int_attr(obj, "epoch") if _buffered(obj) is not None else None
-
-    @classmethod
     def order_fix(cls, info: LoaderInfo) -> str | None:
         if info.dataset_kind == "map":
             if info.type_name == "DataLoader":

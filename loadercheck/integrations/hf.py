@@ -143,7 +143,7 @@ class LoaderCheckCallback(WatchingCallback, TrainerCallback, ExportableState):
     def _note_batch(self, batch: Any) -> None:
         """The epoch's ledger (digests of its first batches) and, after a resume, the replay comparison."""
         from ..fingerprints import batch_digest
-        from ..watch import RESUME_LEDGER, resume_replay_report, resume_replays
+        from ..watch import RESUME_LEDGER, resume_decision, resume_replay_report
 
         digests = self._ledger.setdefault("digests", [])
         restored = self._restored
@@ -155,11 +155,11 @@ class LoaderCheckCallback(WatchingCallback, TrainerCallback, ExportableState):
         if restored is None:
             return
         self._after_resume.append(digest)
-        trained = list(restored["digests"])
-        if len(self._after_resume) < min(2, len(trained)):
+        replayed = resume_decision(list(restored["digests"]), self._after_resume)
+        if replayed is None:
             return
         self._restored = None
-        if resume_replays(trained, self._after_resume):
+        if replayed:
             report = resume_replay_report(self._target, int(restored.get("epoch", 0)), int(restored["batches"]),
                                           self.options)
             self._act(report)

@@ -94,7 +94,7 @@ class LoaderCheck(WatchingCallback, Callback):
 
     def _note_batch(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
         from ..fingerprints import batch_digest
-        from ..watch import RESUME_LEDGER, act, resume_replay_report, resume_replays
+        from ..watch import RESUME_LEDGER, act, resume_decision, resume_replay_report
 
         epoch = int(trainer.current_epoch)
         if self._ledger.get("epoch") != epoch:
@@ -112,11 +112,11 @@ class LoaderCheck(WatchingCallback, Callback):
             self._restored = None
             return
         self._after_resume.append(digest)
-        trained = list(restored["digests"])
-        if len(self._after_resume) < min(2, len(trained)):
+        replayed = resume_decision(list(restored["digests"]), self._after_resume)
+        if replayed is None:
             return
         self._restored = None
-        if resume_replays(trained, self._after_resume):
+        if replayed:
             report = resume_replay_report(f"{type(pl_module).__name__} train_dataloader (Lightning)", epoch,
                                           int(restored["batches"]), self.options)
             act(report, self.on_fail, what=report.target, stacklevel=3)
