@@ -6,6 +6,7 @@ are imported inside the command so that ``loadercheck --help`` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -205,5 +206,19 @@ def _check_stream(loader, *, target: str, progress=None, **options):
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    A loader abandoned by ``--stall`` or ``--timeout`` may still be running in its daemon thread;
+    letting the interpreter tear it down inside torch's C++ code aborts the process (exit 134,
+    not 2), so then the process leaves at once with its own code.
+    """
+    try:
+        app()
+    except SystemExit as exit:
+        drawing = sys.modules.get("loadercheck.drawing")  # not imported: no loader was drawn
+        if drawing is not None and drawing.draw_threads_alive():
+            code = exit.code if isinstance(exit.code, int) else (EXIT_OK if exit.code is None else EXIT_ERROR)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        raise

@@ -149,6 +149,10 @@ class _Stalled(_TimedOut):
 _END = object()
 
 
+_THREAD_NAME = "loadercheck-draw"
+_CLOSE_WAIT = 30.0  # seconds a stopping draw thread gets to release the loader (its workers)
+
+
 class _Puller:
     """Calls ``iter``/``next`` on the user's loader, here or (``threaded``) in a daemon thread.
 
@@ -161,10 +165,11 @@ class _Puller:
         self._stall = stall
         self._iterator: Any = None
         self._thread: threading.Thread | None = None
+        self._abandoned = False  # a request outlived its wait: the thread is still in the loader
         if threaded:
             self._requests: queue.SimpleQueue[str] = queue.SimpleQueue()
             self._replies: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
-            self._thread = threading.Thread(target=self._serve, name="loadercheck-draw", daemon=True)
+            self._thread = threading.Thread(target=self._serve, name=_THREAD_NAME, daemon=True)
             self._thread.start()
 
     def _do(self, command: str) -> Any:
@@ -204,6 +209,7 @@ class _Puller:
         try:
             ok, value = self._replies.get(timeout=wait)
         except queue.Empty:
+            self._abandoned = True
             if stalls:
                 raise _Stalled("waiting for the first batch of a pass" if command == "iter"
                                else "waiting for the next batch") from None
@@ -213,10 +219,23 @@ class _Puller:
         return value
 
     def close(self) -> None:
+        """Drop the iterator; with a thread, stop it and wait (bounded) until it has ended.
+
+        The wait matters: a daemon thread still inside torch's C++ code when the interpreter
+        exits is torn down there, and the process aborts ("terminate called without an active
+        exception") instead of exiting with its code.
+        """
         if self._thread is None:
             self._iterator = None
         else:
             self._requests.put("stop")
+            if not self._abandoned:
+                self._thread.join(timeout=_CLOSE_WAIT)
+
+
+def draw_threads_alive() -> bool:
+    """Whether a loader abandoned by ``--stall``/``--timeout`` is still running in its thread."""
+    return any(t.name == _THREAD_NAME and t.is_alive() for t in threading.enumerate())
 
 
 def draw(

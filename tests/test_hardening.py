@@ -4,6 +4,8 @@ with one paragraph (and the JSON error document); labels never reach a terminal 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -66,6 +68,16 @@ FEEDS = """
             time.sleep(30)
             yield np.zeros((4, 2)), np.arange(4)
         return gen()
+
+    def busy_in_torch():
+        class Busy:  # yields twice, then computes forever inside torch's C++ code
+            def __iter__(self):
+                for i in range(2):
+                    yield torch.zeros(4, 2), torch.arange(4) % 2
+                a = torch.randn(300, 300)
+                while True:
+                    a = torch.tanh(a @ a)
+        return Busy()
 """
 
 
@@ -123,6 +135,24 @@ def test_a_stalled_loader_exits_2_naming_the_option(feeds):
     result = invoke(f"{feeds}:hangs", "--stall", "0.5")
     assert result.exit_code == 2
     assert "no batch for 0.5 s" in result.stderr and "--stall" in result.stderr and "--timeout" in result.stderr
+
+
+@pytest.mark.parametrize("option, code", [("--stall", 2), ("--timeout", 0)])
+def test_a_loader_left_running_in_torch_code_does_not_abort_the_process(feeds, option, code):
+    """The abandoned draw thread must not be torn down inside C++ at exit (it aborted: exit 134)."""
+    done = subprocess.run([sys.executable, "-m", "loadercheck", f"{feeds}:busy_in_torch", option, "1"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == code, done.stderr
+    assert "terminate called" not in done.stderr
+
+
+def test_a_failed_draw_ends_its_thread_before_returning(feeds):
+    """The error path: the draw thread has released the loader when the error reaches the caller."""
+    from loadercheck.drawing import draw_threads_alive
+
+    result = invoke(f"{feeds}:sorted_feed", "--label", "nope", "--stall", "30")
+    assert result.exit_code == 2 and "'nope'" in result.stderr
+    assert not draw_threads_alive()
 
 
 @pytest.mark.parametrize("flag", ["-o", "--html"])
