@@ -17,7 +17,7 @@ from . import adapters, stats
 from .adapters.pytorch import SHUFFLE_FIX, DataLoaderAdapter
 from .options import Options
 from .results import CheckResult, LabelKind, Signal, Status, Stream, TestResult
-from .stats.permutation import MAX_NET_LABELS, PERM_OVERHEAD, STREAM_BUDGET, net_size
+from .stats.permutation import MAX_NET_LABELS, PERM_OVERHEAD, STREAM_BUDGET, data_rng, net_size
 
 from .ids import (  # noqa: F401 - re-exported: the ids have always been importable from here
     BATCH_ENTROPY,
@@ -309,7 +309,6 @@ def run_checks(stream: Stream, options: Options) -> tuple[CheckResult, ...]:
 
 
 def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: Options) -> list[CheckResult]:
-    rng = np.random.default_rng(options.seed)
     m = len(plan)
     if m == 0:
         return []
@@ -338,6 +337,7 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
         data = plan[i][1]
         holm_level = options.alpha / (m - rejected)
         n_net = max(1, min(int(np.size(data)), labels)) + PERM_OVERHEAD
+        rng = data_rng(data, ctx.stream.batch_sizes, salt=check.id)  # the verdict depends on the stream alone
         result = check.test(data, ctx.stream.batch_sizes, rng=rng, mc_below=mc_below, reject_at=holm_level,
                             accept_above=options.alpha, mc_budget=left // n_net, **budget)
         outcomes[i] = (check, ctx, result)

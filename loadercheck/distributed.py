@@ -271,14 +271,13 @@ def rank_coverage_result(report: RankReport, options: Any, *, alpha: float, min_
     """``rank-coverage``: fail on overlap or missing data beyond what the sampler explains, and on a
     label mix that differs across ranks (statistical, at ``alpha``, Bonferroni over world sizes)."""
     from . import stats
-    from .stats.permutation import net_perms, trusts_fast_tail
+    from .stats.permutation import data_rng, net_perms, trusts_fast_tail
 
     rid = "rank-coverage"
     problems, warnings_, facts = [], [], []
     worst_p, worst_kappa = 1.0, 0.0
     tested = [v for v in report.views if v.label_table is not None and v.label_table.shape[1] > 1]
     m = max(len(tested), 1)
-    rng = np.random.default_rng(getattr(options, "seed", 0) + 3)
     details: dict[str, Any] = {"source": report.source, "world_sizes": [v.world_size for v in report.views]}
     for v in report.views:
         total = sum(v.samples)
@@ -302,10 +301,11 @@ def rank_coverage_result(report: RankReport, options: Any, *, alpha: float, min_
             keep = sizes > 0
             if keep.sum() >= 2:
                 try:
-                    r = stats.batch_homogeneity_test(codes, sizes[keep], rng=rng, mc_below=0.0)
+                    r = stats.batch_homogeneity_test(codes, sizes[keep], rng=None, mc_below=0.0)
                     net, perms = 2.0 * alpha / m, net_perms(alpha / m)
                     if r.pvalue <= net and not trusts_fast_tail(r.pvalue, net, codes.size, perms):  # the net decides
-                        r = stats.batch_homogeneity_test(codes, sizes[keep], rng=rng, mc_below=net, mc_max_perms=perms)
+                        r = stats.batch_homogeneity_test(codes, sizes[keep], rng=data_rng(codes, sizes[keep], salt=rid),
+                                                         mc_below=net, mc_max_perms=perms)
                 except stats.NotEnoughData:
                     continue
                 p = min(1.0, m * r.pvalue)

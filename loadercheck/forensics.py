@@ -30,7 +30,7 @@ from .ids import CROSS_EPOCH_ORDER, DUPLICATES, INPUT_DRIFT, LOADER_CONFIG, ORDE
 from .options import Options
 from .results import CheckResult, LabelKind, LoaderInfo, Status, Stream, TestResult
 from .stats import identity
-from .stats.permutation import net_perms  # noqa: F401 - re-exported: forensics nets are sized by it
+from .stats.permutation import data_rng, net_perms  # noqa: F401 - re-exported: forensics nets are sized by it
 
 
 FORENSICS_SHARE = 0.1
@@ -274,7 +274,7 @@ def duplicates(stream: Stream, options: Options) -> CheckResult:
     prox: TestResult | None = None
     if mult.repeats > 0 and sizes.size >= 2:
         try:
-            prox = identity.proximity_test(codes, sizes, band=max(1, workers), rng=np.random.default_rng(options.seed),
+            prox = identity.proximity_test(codes, sizes, band=max(1, workers), rng=data_rng(codes, sizes, salt=DUPLICATES),
                                            mc_below=MC_FACTOR * alpha_f, mc_max_perms=net_perms(alpha_f),
                                            mc_max_labels=1024)
         except stats.NotEnoughData:
@@ -386,7 +386,7 @@ def cross_epoch_order(stream: Stream, options: Options) -> CheckResult:
     first, second, unit = comparable
     alpha_f = test_alpha(options)
     try:
-        r = identity.epoch_match_test(first, second, rng=np.random.default_rng(options.seed + 1),
+        r = identity.epoch_match_test(first, second, rng=data_rng(first, second, salt=CROSS_EPOCH_ORDER),
                                       mc_below=MC_FACTOR * alpha_f, mc_max_perms=net_perms(alpha_f),
                                       mc_max_labels=2048)
     except stats.NotEnoughData as exc:
@@ -460,7 +460,7 @@ def input_drift(stream: Stream, options: Options) -> CheckResult:
     features = _within_label(features, stream)
     try:
         r = identity.feature_drift_test(features, stream.batch_sizes, names=FEATURE_NAMES,
-                                        rng=np.random.default_rng(options.seed + 2), mc_below=MC_FACTOR * alpha_f,
+                                        rng=data_rng(features, stream.batch_sizes, salt=INPUT_DRIFT), mc_below=MC_FACTOR * alpha_f,
                                         mc_max_perms=net_perms(alpha_f))
     except stats.NotEnoughData as exc:
         return CheckResult(INPUT_DRIFT, Status.SKIP, f"not enough data: {exc.reason}")

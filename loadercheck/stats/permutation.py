@@ -42,6 +42,7 @@ on clean streams and how many fell below the band's floor, 4.5e-8 at the default
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -82,6 +83,22 @@ MAX_NET_LABELS = 16384
 
 RowStatistic = Callable[[np.ndarray], np.ndarray]
 StatisticFactory = Callable[[np.ndarray, np.ndarray], "RowStatistic | None"]
+
+
+def data_rng(*arrays: np.ndarray, salt: str) -> np.random.Generator:
+    """The random generator of a net, seeded by the data the net tests (and ``salt``, its check id).
+
+    A Monte Carlo p-value near a decision threshold moves with its seed; seeded by the data, the
+    same stream gets the same permutations, so a verdict is a function of the stream alone and no
+    re-run or ``seed`` can flip it. The permutations stay, for any test statistic, unrelated to the
+    data's order (a cryptographic hash of the bytes), which is what the net's validity needs.
+    """
+    digest = hashlib.blake2b(salt.encode(), digest_size=16)
+    for array in arrays:
+        a = np.ascontiguousarray(array)
+        digest.update(f"{a.dtype.str}{a.shape}".encode())
+        digest.update(a.tobytes())
+    return np.random.default_rng(int.from_bytes(digest.digest(), "little"))
 
 
 def net_perms(level: float) -> int:
