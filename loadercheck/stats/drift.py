@@ -4,8 +4,13 @@ Windows are made of whole consecutive batches: m = 4, 16, 64, ... batches per wi
 least 4 full windows fit (with b = 1 the same rule in samples). Per scale the window x class
 Pearson X^2 as a weighted clique match count W_m = sum_w (1/s_w) sum_c N_wc (N_wc - 1) / n_c
 (s_w = labels in window w; the last window may be partial), exact permutation moments,
-shifted-Satterthwaite tail; check p = J min_j p_j (Bonferroni over the J scales). The permutation
-net uses max_j -log p_j on permuted rows (Westfall-Young: no Bonferroni loss).
+shifted-Satterthwaite tail. One more component sees a drift slower than any window: the linear
+trend of every class's share along the stream, T = (n-1)/sum(a^2) sum_c S_c^2 / n_c with
+S_c = sum_{t: x_t = c} a_t and a_t the centred position of sample t's batch (so the order inside a
+batch does not count); E T = k - 1 exactly under the permutation null, chi-square(k - 1) tail (a
+score test for a linear drift of the class shares: k - 1 degrees of freedom where the windows spend
+(windows - 1)(k - 1)). Check p = (J + 1) min_j p_j (Bonferroni over the J scales and the trend).
+The permutation net uses max_j -log p_j on permuted rows (Westfall-Young: no Bonferroni loss).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from ._validate import NotEnoughData, as_batch_sizes, as_codes
 from .counts import segment_ids, segment_table, window_lengths
 from .moments import block_graph, clique_lower_bound, kappa, label_sums, pair_moments, zscore
 from .permutation import safety_net
-from .tails import cantelli, satterthwaite_logsf, satterthwaite_sf
+from .tails import cantelli, chi2_logsf, chi2_sf, satterthwaite_logsf, satterthwaite_sf
 
 
 def drift_scales(n_batches: int) -> list[int]:
@@ -41,6 +46,31 @@ class _Scale:
         self.omega = graph.omega
         self.mean, self.var = pair_moments(graph, label_sums(observed, 1.0 / observed))
         self.w0 = clique_lower_bound(self.lengths, self.alpha, observed, 1.0 / observed)
+
+
+class _Trend:
+    """The linear-trend component: batch-position scores of one stream's batches."""
+
+    def __init__(self, sizes: np.ndarray, counts: np.ndarray) -> None:
+        n = int(sizes.sum())
+        centres = np.cumsum(sizes) - sizes / 2.0  # position of each batch's centre, in labels
+        centred = centres - float(centres @ sizes) / n
+        self.scores = np.repeat(centred / n, sizes)
+        self.scale = (n - 1.0) / float(self.scores @ self.scores)
+        self.inv = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+        self.df = float(np.count_nonzero(counts) - 1)
+
+    def statistic(self, x: np.ndarray) -> float:
+        """T of one stream."""
+        s = np.bincount(x, weights=self.scores, minlength=self.inv.size)
+        return self.scale * float((s * s) @ self.inv)
+
+    def statistics(self, rows: np.ndarray) -> np.ndarray:
+        """T of each row (permuted streams of the same labels)."""
+        reps, k = rows.shape[0], self.inv.size
+        cells = (np.arange(reps, dtype=np.int64)[:, None] * k + rows).ravel()
+        s = np.bincount(cells, weights=np.tile(self.scores, reps), minlength=reps * k).reshape(reps, k)
+        return self.scale * ((s * s) @ self.inv)
 
 
 def _window_pair_sums(x: np.ndarray, scales: list[_Scale], k: int, weights: np.ndarray | None) -> list[float]:
@@ -79,6 +109,7 @@ def _factory(k: int):
             return None
         scales = [_Scale(sizes, m, observed) for m in ms]
         inv = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+        trend = _Trend(sizes, counts)
 
         nb = sizes.size
         batch_of = segment_ids(sizes) * k
@@ -86,7 +117,7 @@ def _factory(k: int):
 
         def stat(rows: np.ndarray) -> np.ndarray:
             reps = rows.shape[0]
-            best = np.full(reps, -np.inf)
+            best = -chi2_logsf(trend.statistics(rows), trend.df)
             if nb * k <= 4 * x.size:
                 # one batch x class table per row, summed into the windows of every scale
                 cells = (np.arange(reps, dtype=np.int64)[:, None] * (nb * k) + batch_of[None, :] + rows).ravel()
@@ -128,7 +159,8 @@ def window_drift_test(
         ``statistic``: the window x class X^2 at the winning scale (n W + windows k - n).
         ``effect``: Cohen's kappa of sample pairs sharing a window at the winning scale.
         ``details``: expected (E X^2 there), z, window (labels per window at the winning scale),
-        window_batches, scales (J), match_rate, expected_rate.
+        window_batches, scales (J), match_rate, expected_rate; trend (1.0 when the linear trend is
+        the strongest component), trend_statistic (T), trend_pvalue (its chi-square tail).
 
     Raises
     ------
@@ -155,11 +187,17 @@ def window_drift_test(
     scales = [_Scale(sizes, m, observed) for m in ms]
     ws = _window_pair_sums(x, scales, k, inv)
     ps = np.array([float(satterthwaite_sf(w, sc.mean, sc.var, sc.w0)[()]) for w, sc in zip(ws, scales)])
+    trend = _Trend(sizes, counts)
+    t_stat = trend.statistic(x)
+    t_p = float(chi2_sf(t_stat, trend.df))
+    parts = len(scales) + 1
     j = int(np.argmin(ps))
-    fast = float(min(1.0, len(scales) * ps[j]))
+    fast = float(min(1.0, parts * min(ps[j], t_p)))
     sc = scales[j]
-    cant = min(1.0, len(scales) * min(cantelli(w, s.mean, s.var) for w, s in zip(ws, scales)))
-    method = f"shifted Satterthwaite tails on exact permutation moments, {len(scales)} scales (Bonferroni)"
+    # Cantelli bounds the window components only: Bonferroni over a subset of the parts stays valid
+    cant = min(1.0, parts * min(cantelli(w, s.mean, s.var) for w, s in zip(ws, scales)))
+    method = (f"shifted Satterthwaite tails on exact permutation moments, {len(scales)} scales, and a "
+              f"chi-square(k-1) linear trend (Bonferroni over {parts})")
     net = safety_net(
         fast, method, cant, _factory(k), x, sizes,
         rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
@@ -179,6 +217,9 @@ def window_drift_test(
         "scales": float(len(scales)),
         "match_rate": rate,
         "expected_rate": a2,
+        "trend": float(t_p < ps[j]),
+        "trend_statistic": t_stat,
+        "trend_pvalue": t_p,
         "fast_pvalue": fast,
         **net.details,
     }
