@@ -22,7 +22,7 @@ from ._validate import NotEnoughData, as_batch_sizes, as_codes
 from .counts import segment_ids, segment_table, window_lengths
 from .moments import block_graph, clique_lower_bound, kappa, label_sums, pair_moments, zscore
 from .permutation import safety_net
-from .tails import cantelli, chi2_logsf, chi2_sf, satterthwaite_logsf, satterthwaite_sf
+from .tails import TINY, cantelli, chi2_logsf, chi2_sf, satterthwaite_logsf, satterthwaite_sf
 
 
 def drift_scales(n_batches: int) -> list[int]:
@@ -189,7 +189,7 @@ def window_drift_test(
     ps = np.array([float(satterthwaite_sf(w, sc.mean, sc.var, sc.w0)[()]) for w, sc in zip(ws, scales)])
     trend = _Trend(sizes, counts)
     t_stat = trend.statistic(x)
-    t_p = float(chi2_sf(t_stat, trend.df))
+    t_p = max(float(chi2_sf(t_stat, trend.df)), TINY)  # never 0, as every tail here
     parts = len(scales) + 1
     j = int(np.argmin(ps))
     fast = float(min(1.0, parts * min(ps[j], t_p)))
