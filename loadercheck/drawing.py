@@ -439,7 +439,8 @@ def _examples_read(info: LoaderInfo, examples: ExampleBatches, batch_size: int |
 
 
 def _single_class(stream: Stream) -> bool:
-    return stream.kind is LabelKind.CATEGORICAL and np.unique(stream.labels).size < 2
+    labels = stream.labels  # fewer than two distinct codes, without sorting (or hashing) them
+    return stream.kind is LabelKind.CATEGORICAL and (labels.size == 0 or labels.min() == labels.max())
 
 
 def _sampler_stream(loader: object, labels: Any, label: Any, batches: int | None, epochs: int,

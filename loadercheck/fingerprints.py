@@ -26,44 +26,77 @@ __all__ = ["FEATURE_NAMES", "batch_digest", "feature_summaries", "fingerprint", 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-_CHUNK_BYTES = 1 << 23
+_CHUNK_WORDS = 1 << 15
+"""Words (8 bytes) mixed per step of :func:`hash_rows`: two work arrays of this size stay in cache
+while the mix makes its passes over them."""
 
 
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
-def _mix(x: np.ndarray) -> None:
-    """splitmix64 finaliser, in place on a uint64 array (wraps modulo 2**64)."""
-    x ^= x >> _S30
+def _mix(x: np.ndarray, tmp: np.ndarray | None = None) -> None:
+    """splitmix64 finaliser, in place on a uint64 array (wraps modulo 2**64); ``tmp``: scratch of x's shape."""
+    if tmp is None:
+        tmp = np.empty_like(x)
+    np.right_shift(x, _S30, out=tmp)
+    x ^= tmp
     x *= _MIX1
-    x ^= x >> _S27
+    np.right_shift(x, _S27, out=tmp)
+    x ^= tmp
     x *= _MIX2
-    x ^= x >> _S31
+    np.right_shift(x, _S31, out=tmp)
+    x ^= tmp
+
+
+@functools.lru_cache(maxsize=64)
+def _row_seed(descr: str) -> np.uint64:
+    """The per-layout seed of :func:`hash_rows`: a blake2b of the dtype and the row shape."""
+    return np.frombuffer(hashlib.blake2b(descr.encode(), digest_size=8).digest(), dtype=np.uint64)[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _positions(words: int) -> np.ndarray:
+    positions = np.arange(words, dtype=np.uint64) * _GOLDEN
+    positions.flags.writeable = False
+    return positions
 
 
 def hash_rows(array: np.ndarray) -> np.ndarray:
     """uint64 hash of each row's bytes (rows = first axis), vectorised; reads ``array`` only.
 
     Each 8-byte word is mixed with its position and the mixes are summed, so equal rows of equal
-    dtype and shape hash equally and different rows collide with probability about 2**-64.
+    dtype and shape hash equally and different rows collide with probability about 2**-64. A row's
+    hash depends on that row alone: hashing rows in one call or batch by batch gives the same values.
     """
     n = array.shape[0]
+    seed = _row_seed(f"{array.dtype.str}{array.shape[1:]}")
     array = np.ascontiguousarray(array)
     rows = array.reshape(n, -1).view(np.uint8) if array.size else np.zeros((n, 0), np.uint8)
     width = rows.shape[1]
-    descr = f"{array.dtype.str}{array.shape[1:]}".encode()
-    seed = np.frombuffer(hashlib.blake2b(descr, digest_size=8).digest(), dtype=np.uint64)
-    out = np.empty(n, dtype=np.uint64)
     pad = (-width) % 8
-    positions = np.arange((width + pad) // 8, dtype=np.uint64) * _GOLDEN
-    step = max(1, _CHUNK_BYTES // max(width, 1))
+    words = (width + pad) // 8
+    positions = _positions(words)
+    out = np.empty(n, dtype=np.uint64)
+    step = max(1, min(n, _CHUNK_WORDS // max(words, 1)))
+    work = np.empty((step, words), dtype=np.uint64)
+    tmp = np.empty_like(work)
+    padded = np.zeros((step, words * 8), dtype=np.uint8) if pad else None
     for start in range(0, n, step):
         chunk = rows[start : start + step]
-        if pad:
-            chunk = np.concatenate([chunk, np.zeros((chunk.shape[0], pad), np.uint8)], axis=1)
-        words = chunk.view(np.uint64) + positions  # a new array: the user's memory is only read
-        _mix(words)
-        out[start : start + step] = words.sum(axis=1, dtype=np.uint64)
+        m = chunk.shape[0]
+        if padded is not None:
+            padded[:m, :width] = chunk  # the pad bytes stay zero
+            chunk = padded[:m]
+        w, t = work[:m], tmp[:m]
+        np.add(chunk.view(np.uint64), positions, out=w)  # into our own buffer: the user's memory is only read
+        _mix(w, t)
+        total = out[start : start + m]
+        if words > 8 or words == 0:
+            np.add.reduce(w, axis=1, dtype=np.uint64, out=total)
+        else:  # a few words per row: add the columns (a reduction along a short axis is slow)
+            np.copyto(total, w[:, 0])
+            for j in range(1, words):
+                total += w[:, j]
     out ^= seed
     _mix(out)
     return out
@@ -200,14 +233,18 @@ def feature_summaries(inputs: object, n: int) -> np.ndarray | None:
         return None
     if rows.shape[1] > _MAX_FEATURE_WIDTH:
         rows = rows[:, :: -(-rows.shape[1] // _MAX_FEATURE_WIDTH)]
-    values = rows.astype(np.float32)  # a copy: the user's memory is only read
+    # aligned float32 inputs in C order are used as they are (only read); anything else is copied as before
+    as_is = rows.dtype == np.float32 and rows.flags.c_contiguous and rows.flags.aligned
+    values = rows if as_is else rows.astype(np.float32)
     width = values.shape[1]
-    out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float64)
-    out[:, [0, 2, 3, 4, 5]] = values @ _directions(width)  # the mean and the projections in one product
-    if not np.all(np.isfinite(out[:, 0])):  # a NaN or inf somewhere: summarise the finite values as zeros
+    directions = _directions(width)
+    product = values @ directions  # the mean and the projections in one product
+    if not np.isfinite(product[:, 0]).all():  # a NaN or inf somewhere: summarise the finite values as zeros
         values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-        out[:, [0, 2, 3, 4, 5]] = values @ _directions(width)
-    centred = values - out[:, :1].astype(np.float32)
-    out[:, 1] = np.sqrt(np.einsum("ij,ij->i", centred, centred, dtype=np.float64) / width)
-    return out
-
+        product = values @ directions
+    centred = np.subtract(values, product[:, :1], out=values if values is not rows else None)  # in place in our copy
+    sd = np.einsum("ij,ij->i", centred, centred, dtype=np.float64)
+    sd /= width
+    np.sqrt(sd, out=sd)
+    # columns: mean, sd, projections (float32 values widen exactly)
+    return np.concatenate((product[:, :1], sd[:, None], product[:, 1:]), axis=1, dtype=np.float64)

@@ -357,11 +357,10 @@ def _comparable(stream: Stream) -> tuple[np.ndarray, np.ndarray, str] | None:
         a, b = a[:n], b[:n]
         if kind == "indices" and min(a.min(), b.min()) >= 0:
             return a.astype(np.int64), b.astype(np.int64), "sample"
-        distinct = np.unique(a).size
-        labels_distinct = np.unique(e1.labels[:n]).size
-        if distinct > max(labels_distinct, 1):  # more informative than the labels (not constant inputs)
-            _, codes = np.unique(np.concatenate([a, b]), return_inverse=True)
-            codes = codes.ravel()
+        labels_distinct = identity.distinct_count(e1.labels[:n])
+        # more informative than the labels (not constant inputs)
+        if identity.more_distinct_than(a, max(labels_distinct, 1)):
+            codes = identity.dense_codes(np.concatenate([a, b]))
             return codes[:n], codes[n:], "sample" if kind == "indices" else "input"
     if stream.kind is LabelKind.NONE:
         return None  # no label to compare, and no input identity either

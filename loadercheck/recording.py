@@ -15,7 +15,7 @@ import numpy as np
 
 from . import sketch, targets
 from .errors import LabelError, LoaderError
-from .fingerprints import FEATURE_NAMES, feature_summaries, fingerprint
+from .fingerprints import FEATURE_NAMES, feature_summaries, fingerprint, hash_rows, input_array
 from .ids import INPUT_ORDER, LENGTH_ORDER, METADATA_ORDER
 from .labels import METADATA_KEYS, LabelSpec, is_tensor, to_label_array
 from .results import Epoch, LabelKind, LoaderInfo, Signal, Stream
@@ -27,6 +27,12 @@ CONTINUOUS_MIN_DISTINCT = 20
 METADATA_MAX_VALUES = 256
 """A metadata column is a categorical order signal when it holds 2..this many distinct values (and
 at most one per two samples): more and it is an identifier, not a group."""
+_DEFER_ROW_BYTES = 512
+"""Inputs whose rows are at most this many bytes are copied and hashed a few hundred batches at a
+time (a row's hash depends on that row alone, so the fingerprints are the same): for small rows
+the cost of hashing is the per-call overhead, not the bytes."""
+_PENDING_BYTES = 1 << 22
+"""Copied input bytes an epoch buffer holds before it hashes them."""
 
 
 # ---------------------------------------------------------------------- recorder
@@ -37,6 +43,36 @@ class _EpochBuffer:
     inputs: list[Any] = dataclasses.field(default_factory=list)
     samples: int = 0
     features: list[np.ndarray] | None = None
+    pending: list[np.ndarray] = dataclasses.field(default_factory=list)
+    """Copies of the latest batches' inputs (small rows of one dtype and shape), not hashed yet."""
+    pending_bytes: int = 0
+    pending_from: int = 0
+    """The batch index of ``pending[0]``, for a note."""
+
+    def defer(self, array: np.ndarray, index: int) -> None:
+        """Keep a copy of a batch's inputs to hash with its neighbours (a loader may reuse its buffers)."""
+        layout = (array.dtype.str, array.shape[1:])
+        if self.pending and (self.pending[0].dtype.str, self.pending[0].shape[1:]) != layout:
+            self.flush()
+        if not self.pending:
+            self.pending_from = index
+        self.pending.append(np.array(array, copy=True))
+        self.pending_bytes += array.nbytes
+        if self.pending_bytes >= _PENDING_BYTES:
+            self.flush()
+
+    def flush(self) -> str | None:
+        """Hash the pending inputs into ``fingerprints``; a note when they could not be hashed."""
+        pending, self.pending, self.pending_bytes = self.pending, [], 0
+        if not pending or self.fingerprints is None:
+            return None
+        hashes = _quietly(hash_rows, pending[0] if len(pending) == 1 else np.concatenate(pending))
+        if hashes is None:
+            self.fingerprints = None
+            return (f"sample fingerprints skipped: the inputs could not be read as bytes (batch "
+                    f"{self.pending_from}); the duplicates and cross-epoch checks need them")
+        self.fingerprints.append(hashes)
+        return None
 
 
 class StreamRecorder:
@@ -45,7 +81,8 @@ class StreamRecorder:
     Call :meth:`add` once per batch as training consumes it, :meth:`new_epoch` between passes and
     :meth:`finish` for the :class:`~loadercheck.results.Stream`. ``add`` only reads the batch:
     it never mutates, replaces or reorders it (labels are copied into numpy arrays; inputs, when
-    ``keep_inputs``, are kept by reference for the probe).
+    ``keep_inputs``, are kept by reference for the probe; inputs with small rows are copied and
+    hashed a few hundred batches at a time, which gives the same fingerprints as one batch at a time).
 
     Parameters
     ----------
@@ -111,8 +148,11 @@ class StreamRecorder:
         if want_inputs or buffer.fingerprints is not None or buffer.features is not None:
             if want_inputs:
                 buffer.inputs.append(inputs)
+            # an array or tensor is read (to numpy) once for both; anything else is handed on as it is
+            array = _quietly(input_array, inputs) if inputs is not None else None
+            source = inputs if array is None else array
             if buffer.features is not None:
-                summary = (_quietly(feature_summaries, inputs, labels.size) if labels.size
+                summary = (_quietly(feature_summaries, source, labels.size) if labels.size
                            else np.empty((0, len(FEATURE_NAMES))))
                 if summary is None:
                     buffer.features = None
@@ -120,19 +160,26 @@ class StreamRecorder:
                                "with one row per label; the input-drift check needs them")
                 else:
                     buffer.features.append(summary)
-            if buffer.fingerprints is not None:
-                hashes, reason = _quietly(fingerprint, inputs, labels.size) or (None, "the inputs could not be read "
-                                                                                "as bytes (e.g. tensors on the meta device)")
-                if hashes is None:
-                    buffer.fingerprints = None
-                    self._note(
-                        f"sample fingerprints skipped: {reason} (batch {index}); the duplicates "
-                        "and cross-epoch checks need them"
-                    )
-                else:
-                    buffer.fingerprints.append(hashes)
+            if buffer.fingerprints is not None and _deferrable(array, labels.size):
+                buffer.defer(array, index)  # type: ignore[arg-type]
+            elif buffer.fingerprints is not None:
+                self._flush(buffer)
+                self._fingerprint(buffer, source, labels.size, index)
         buffer.labels.append(labels)
         buffer.samples += labels.size
+
+    def _fingerprint(self, buffer: _EpochBuffer, inputs: object, n: int, index: int) -> None:
+        """Hash one batch's inputs now (those :func:`_deferrable` refuses: lists, large rows, odd shapes)."""
+        if buffer.fingerprints is None:
+            return
+        hashes, reason = _quietly(fingerprint, inputs, n) or (None, "the inputs could not be read as bytes "
+                                                                "(e.g. tensors on the meta device)")
+        if hashes is None:
+            buffer.fingerprints = None
+            self._note(f"sample fingerprints skipped: {reason} (batch {index}); the duplicates "
+                       "and cross-epoch checks need them")
+        else:
+            buffer.fingerprints.append(hashes)
 
     # ------------------------------------------------------------------ labels, or none
     def _read_labels(self, batch: object, index: int) -> tuple[np.ndarray, object]:
@@ -294,7 +341,13 @@ class StreamRecorder:
     def new_epoch(self) -> None:
         """Start recording a new pass (no-op while the current one is still empty)."""
         if self._epochs[-1].labels:
+            self._flush(self._epochs[-1])
             self._epochs.append(self._new_buffer())
+
+    def _flush(self, buffer: _EpochBuffer) -> None:
+        note = buffer.flush()
+        if note is not None:
+            self._note(note)
 
     def finish(
         self,
@@ -318,6 +371,8 @@ class StreamRecorder:
         LabelError
             Label types change along the stream (e.g. ints in one batch, strings in another).
         """
+        for buffer in self._epochs:
+            self._flush(buffer)
         notes_out = list(self._notes)
         epochs = [e for e in self._epochs if e.labels]
         if not epochs or epochs[0].samples == 0:
@@ -343,13 +398,8 @@ class StreamRecorder:
         elif kind is LabelKind.NONE:
             coded, classes, reference_coded = values.astype(np.int64), (), None
         else:
-            table = np.unique(values if reference is None else np.concatenate([values, reference]))
-            coded = np.searchsorted(table, values).astype(np.int64)
+            table, coded, reference_coded = _code_values(values, reference)
             classes = tuple(table.tolist())
-            if reference is not None:
-                reference_coded = np.searchsorted(table, reference).astype(np.int64)
-            else:
-                reference_coded = None
         out_epochs = []
         start = 0
         for e in epochs:
@@ -387,6 +437,42 @@ def _quietly(function: Callable[..., Any], *args: Any) -> Any:
         return function(*args)
     except Exception:  # noqa: BLE001 - optional summaries of inputs we do not understand
         return None
+
+
+def _deferrable(array: np.ndarray | None, n: int) -> bool:
+    """Inputs whose fingerprints can wait: an array with one small row per label (see ``_DEFER_ROW_BYTES``)."""
+    if array is None or array.ndim < 1 or array.shape[0] != n or n == 0:
+        return False
+    return array.nbytes <= _DEFER_ROW_BYTES * n
+
+
+def _code_values(values: np.ndarray,
+                 reference: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(table, codes, reference_codes)``: the sorted distinct values of ``values`` and ``reference``
+    together, and each value's position in it (``np.unique`` then ``np.searchsorted``).
+
+    Integer and bool labels spanning a small range are coded through a lookup table (two passes,
+    no sort); they give the same table and codes.
+    """
+    parts = [values] if reference is None else [values, reference]
+    small = (values.dtype.kind in "biu" and all(p.dtype == values.dtype for p in parts)
+             and not (values.dtype.kind == "u" and values.dtype.itemsize == 8))
+    if small and values.size:
+        lo = min(int(p.min()) for p in parts if p.size)
+        hi = max(int(p.max()) for p in parts if p.size)
+        small = hi - lo <= 4 * sum(p.size for p in parts) + 1024
+    if not small or not values.size:
+        table = np.unique(values if reference is None else np.concatenate([values, reference]))
+        coded = np.searchsorted(table, values).astype(np.int64)
+        return table, coded, None if reference is None else np.searchsorted(table, reference).astype(np.int64)
+    offsets = [p.astype(np.int64) - lo for p in parts]  # bool and narrow ints widen exactly
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    for off in offsets:
+        present[off] = True
+    table = (np.flatnonzero(present) + lo).astype(values.dtype)
+    lookup = np.cumsum(present, dtype=np.int64) - 1  # position of each present value in the table
+    coded = lookup[offsets[0]]
+    return table, coded, None if reference is None else lookup[offsets[1]]
 
 
 def _several_values(raw: object) -> bool:
