@@ -356,7 +356,12 @@ def _comparable(stream: Stream) -> tuple[np.ndarray, np.ndarray, str] | None:
             continue
         a, b = a[:n], b[:n]
         if kind == "indices" and min(a.min(), b.min()) >= 0:
-            return a.astype(np.int64), b.astype(np.int64), "sample"
+            if max(a.max(), b.max()) < 4 * n + 1024:
+                return a.astype(np.int64), b.astype(np.int64), "sample"
+            # indices into a dataset much larger than the samples compared (a whole-epoch subsample
+            # of 100M): the same equalities, coded densely, so the tables scale with the samples
+            codes = identity.dense_codes(np.concatenate([a, b]))
+            return codes[:n], codes[n:], "sample"
         labels_distinct = identity.distinct_count(e1.labels[:n])
         # more informative than the labels (not constant inputs)
         if identity.more_distinct_than(a, max(labels_distinct, 1)):

@@ -480,3 +480,30 @@ def test_a_forensics_check_that_raises_becomes_a_skip(monkeypatch):
 def _stream(info, n=64):
     labels = np.arange(n) % 4
     return Stream((Epoch(labels, np.full(n // 16, 16)),), LabelKind.CATEGORICAL, (0, 1, 2, 3), info)
+
+
+@pytest.mark.parametrize("replayed", [True, False])
+def test_indices_into_a_huge_dataset_compare_like_small_ones(replayed):
+    """Whole-epoch subsamples of a 100M-sample dataset carry indices far larger than the samples
+    compared: coded densely, cross-epoch-order judges them exactly as the same order in small indices."""
+    rng = np.random.default_rng(21)
+    small = [rng.permutation(2048), None]
+    small[1] = small[0].copy() if replayed else rng.permutation(2048)
+    spread = np.sort(rng.choice(10**8, size=2048, replace=False))  # one huge index per small one
+
+    def stream(indices):
+        labels = [idx % 10 for idx in small]  # the same labels either way
+        epochs = tuple(Epoch(lab.astype(np.int64), np.full(64, 32), indices=ix) for lab, ix in zip(labels, indices))
+        return Stream(epochs, LabelKind.CATEGORICAL, tuple(range(10)), LoaderInfo("synthetic", reiterable=True))
+
+    import tracemalloc
+
+    a = forensics.cross_epoch_order(stream(small), Options())
+    tracemalloc.start()
+    b = forensics.cross_epoch_order(stream([spread[i] for i in small]), Options())
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB: tables sized by the largest index, not the samples"
+    assert (a.status, a.statistic, a.effect) == (b.status, b.statistic, b.effect)
+    assert a.details["match_rate"] == b.details["match_rate"]
+    assert a.status is (Status.FAIL if replayed else Status.PASS)
