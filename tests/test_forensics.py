@@ -507,3 +507,20 @@ def test_indices_into_a_huge_dataset_compare_like_small_ones(replayed):
     assert (a.status, a.statistic, a.effect) == (b.status, b.statistic, b.effect)
     assert a.details["match_rate"] == b.details["match_rate"]
     assert a.status is (Status.FAIL if replayed else Status.PASS)
+
+
+def test_cross_epoch_order_compares_a_bounded_prefix(monkeypatch):
+    """Long epochs are compared on their first CROSS_EPOCH_SAMPLES positions, and the finding says so."""
+    monkeypatch.setattr(forensics, "CROSS_EPOCH_SAMPLES", 512)
+    rng = np.random.default_rng(5)
+    first = rng.permutation(2048)
+
+    def result(second):
+        epochs = tuple(Epoch(ix % 10, np.full(64, 32), indices=ix) for ix in (first, second))
+        stream = Stream(epochs, LabelKind.CATEGORICAL, tuple(range(10)), LoaderInfo("synthetic", reiterable=True))
+        return forensics.cross_epoch_order(stream, Options())
+
+    head_replayed = np.r_[first[:512], rng.permutation(first[512:])]
+    tail_replayed = np.r_[rng.permutation(first[:512]), first[512:]]
+    assert result(head_replayed).status is Status.FAIL and "first 512 samples" in result(head_replayed).message
+    assert result(tail_replayed).status is Status.PASS
