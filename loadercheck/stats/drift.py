@@ -55,7 +55,8 @@ class _Trend:
         n = int(sizes.sum())
         centres = np.cumsum(sizes) - sizes / 2.0  # position of each batch's centre, in labels
         centred = centres - float(centres @ sizes) / n
-        self.scores = np.repeat(centred / n, sizes)
+        self.batch_scores = centred / n
+        self.scores = np.repeat(self.batch_scores, sizes)
         self.scale = (n - 1.0) / float(self.scores @ self.scores)
         self.inv = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
         self.df = float(np.count_nonzero(counts) - 1)
@@ -64,6 +65,11 @@ class _Trend:
         """T of one stream."""
         s = np.bincount(x, weights=self.scores, minlength=self.inv.size)
         return self.scale * float((s * s) @ self.inv)
+
+    def from_tables(self, tables: np.ndarray) -> np.ndarray:
+        """T of each row from its batch x class count table ``(reps, batches, k)``."""
+        s = np.einsum("rbk,b->rk", tables, self.batch_scores)
+        return self.scale * ((s * s) @ self.inv)
 
     def statistics(self, rows: np.ndarray) -> np.ndarray:
         """T of each row (permuted streams of the same labels)."""
@@ -117,16 +123,18 @@ def _factory(k: int):
 
         def stat(rows: np.ndarray) -> np.ndarray:
             reps = rows.shape[0]
-            best = -chi2_logsf(trend.statistics(rows), trend.df)
             if nb * k <= 4 * x.size:
-                # one batch x class table per row, summed into the windows of every scale
+                # one batch x class table per row, summed into the windows of every scale (and
+                # weighted by batch position for the trend)
                 cells = (np.arange(reps, dtype=np.int64)[:, None] * (nb * k) + batch_of[None, :] + rows).ravel()
                 table = np.bincount(cells, minlength=reps * nb * k).reshape(reps, nb, k)
+                best = -chi2_logsf(trend.from_tables(table.astype(np.float64)), trend.df)
                 for sc, st in zip(scales, starts):
                     win = np.add.reduceat(table, st, axis=1).astype(np.float64)
                     w = ((win * (win - 1.0)) @ inv) @ sc.inv_len
                     best = np.maximum(best, -satterthwaite_logsf(w, sc.mean, sc.var, sc.w0))
                 return best
+            best = -chi2_logsf(trend.statistics(rows), trend.df)
             flat = rows.ravel()
             for sc in scales:
                 cells = segment_table(flat, np.tile(sc.lengths, reps), k)

@@ -58,3 +58,15 @@ def test_a_faint_linear_drift_is_caught_by_the_trend():
         flagged += r.pvalue <= 2.5e-4
         by_trend += r.details["trend"] == 1.0
     assert flagged >= 15 and by_trend >= 15
+
+
+def test_the_nets_batch_tables_give_the_same_trend():
+    """The net computes T from each row's batch x class table: equal to T from the labels."""
+    rng = np.random.default_rng(8)
+    sizes = np.r_[np.full(20, 16), 9]
+    x = rng.integers(0, 6, int(sizes.sum()))
+    trend = _Trend(sizes, np.bincount(x))
+    rows = np.array([rng.permutation(x) for _ in range(5)])
+    batch = np.repeat(np.arange(sizes.size), sizes)
+    tables = np.stack([np.bincount(batch * 6 + r, minlength=sizes.size * 6).reshape(sizes.size, 6) for r in rows])
+    np.testing.assert_allclose(trend.from_tables(tables.astype(float)), trend.statistics(rows), rtol=1e-12)
