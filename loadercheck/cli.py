@@ -59,7 +59,7 @@ def run(
     html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help="Also write a self-contained HTML report with figures."),
     from_sampler: Optional[bool] = typer.Option(None, "--from-sampler/--no-from-sampler", help="Read whole epochs' order from a map-style DataLoader's batch sampler, labels from the dataset's metadata (no sample loaded) [default: only when the sampled prefix is one class]."),
     alpha: float = typer.Option(1e-3, min=1e-12, max=0.5, help="Family-wise false-alarm rate on a shuffled feed."),
-    seed: int = typer.Option(0, min=0, help="Seed of every random choice; the same seed gives the same report."),
+    seed: int = typer.Option(0, min=0, help="Seed of the probe and the pictures; the same seed gives the same report (the checks' permutations are seeded by the data)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """Check that a training loader's feed order is a good shuffle; exit 0 (ok), 1 (a check failed), 2 (error)."""

@@ -17,7 +17,8 @@ class Options:
     alpha: float = 1e-3
     """Family-wise false-alarm rate: on a truly shuffled feed, P(any check fails) <= alpha."""
     seed: int = 0
-    """Seed of every random choice loadercheck makes (permutations, probe); the same seed gives the same report."""
+    """Seed of the probe's training runs and the report's pictures; the same seed gives the same report.
+    The permutation nets are seeded by the data they test, so no seed moves a check's p-value."""
     ordered: bool = False
     """The feed is ordered on purpose (time series, curriculum): order checks never fail."""
     batches: int | None = None
