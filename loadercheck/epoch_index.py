@@ -17,8 +17,9 @@ Scale. The standard torch samplers (``SequentialSampler``, ``RandomSampler`` wit
 generator, replacement or ``num_samples``, ``SubsetRandomSampler``, ``WeightedRandomSampler``,
 ``DistributedSampler``, each alone or inside a ``BatchSampler``, with ``drop_last``) are not iterated:
 their order is replayed with the same torch calls their ``__iter__`` makes, on the same generators
-in the same sequence, so it is bit-identical to what iteration yields (tests compare the two) at
-numpy speed instead of a Python loop over every index. Other samplers are iterated, a chunk of
+in the same sequence, so it is bit-identical to what iteration yields (tests compare the two; not
+after a first epoch with ``persistent_workers=True``, nor for a ``DataLoader`` subclass, whose base-seed
+draws are not replayed) at numpy speed instead of a Python loop over every index. Other samplers are iterated, a chunk of
 batches at a time. Memory is bounded: an epoch's full order exists only while it is being read
 (8 bytes per sample, the ``randperm`` tensor torch itself builds), the dataset's labels are kept
 coded in the smallest integer type that holds the classes (2 bytes per sample up to 65,536
@@ -357,7 +358,14 @@ def _replayed_epochs(loader: object, plan: _Plan, epochs: int) -> Iterator[tuple
     with _preserved_sampler_state(loader):
         for epoch in range(epochs):
             _draw_base_seed(loader)  # as the DataLoader iterator does before the sampler's body runs
-            flat = _sampler_order(plan.sampler, last=epoch == epochs - 1)
+            try:
+                flat = _sampler_order(plan.sampler, last=epoch == epochs - 1)
+            except (RuntimeError, ValueError) as exc:  # what the sampler itself would raise in training
+                raise LoaderError(
+                    f"the loader's {type(plan.sampler).__name__} cannot produce an epoch: {exc} "
+                    "(torch raises the same when the loader is iterated). Fix the sampler's arguments, "
+                    "or check without --from-sampler."
+                ) from exc
             yield _batched(flat, plan)
 
 
@@ -602,8 +610,8 @@ def code_labels(values: np.ndarray, kind: LabelKind) -> tuple[np.ndarray, tuple[
     """
     if kind is LabelKind.CONTINUOUS:
         return values.astype(np.float64), ()
-    if values.dtype.kind in "iu" and values.size:
-        low, high = int(values.min()), int(values.max())
+    if values.dtype.kind in "iu" and values.size and not (values.dtype.kind == "u" and values.dtype.itemsize == 8):
+        low, high = int(values.min()), int(values.max())  # (uint64 beyond 2^63 does not fit int64: a sort)
         if high - low < _CHUNK:
             present = np.zeros(high - low + 1, dtype=bool)
             for s in range(0, values.size, _CHUNK):

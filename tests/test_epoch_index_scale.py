@@ -137,6 +137,7 @@ def test_replayed_indices_are_checked_against_the_labels():
     np.array(["b", "a", "c", "a"]),
     np.array([True, False, True]),
     np.array([10**12, 3, 10**12]),
+    np.array([2**64 - 1, 2**64 - 2, 2**64 - 1], dtype=np.uint64),  # beyond int64
 ])
 def test_labels_are_coded_as_numpy_unique_codes_them_in_a_compact_type(values):
     table, inverse = np.unique(values, return_inverse=True)
@@ -223,3 +224,20 @@ def test_many_draws_with_replacement_replay_the_calls_of_32(monkeypatch, large_c
     sampler = make()
     for epoch in range(2):
         assert order.indices[epoch].tolist() == list(sampler), epoch
+
+
+def test_a_sampler_that_cannot_produce_an_epoch_is_a_loader_error():
+    """torch's own complaint, named as the user's sampler's, not as a loadercheck bug."""
+
+    class Unloadable(torch.utils.data.Dataset):
+        targets = np.arange(100) % 5
+
+        def __len__(self):
+            return 100
+
+        def __getitem__(self, i):
+            raise RuntimeError("no sample may be loaded")
+
+    sampler = torch.utils.data.WeightedRandomSampler(torch.ones(100), 200, replacement=False)
+    with pytest.raises(LoaderError, match="WeightedRandomSampler cannot produce an epoch"):
+        loadercheck.check(torch.utils.data.DataLoader(Unloadable(), sampler=sampler, batch_size=10), from_sampler=True)

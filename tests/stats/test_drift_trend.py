@@ -70,3 +70,19 @@ def test_the_nets_batch_tables_give_the_same_trend():
     batch = np.repeat(np.arange(sizes.size), sizes)
     tables = np.stack([np.bincount(batch * 6 + r, minlength=sizes.size * 6).reshape(sizes.size, 6) for r in rows])
     np.testing.assert_allclose(trend.from_tables(tables.astype(float)), trend.statistics(rows), rtol=1e-12)
+
+
+def test_no_trend_where_a_few_samples_carry_the_positions():
+    """16 batches of one sample, then one of 10,000: T is far from chi-square there (a shuffled
+    stream reached p 1e-28), so the trend sits out and a shuffled stream is not flagged."""
+    sizes = np.r_[np.ones(16, dtype=int), 10_000]
+    n = int(sizes.sum())
+    worst = 1.0
+    for seed in range(60):
+        x = np.zeros(n, dtype=int)
+        x[np.random.default_rng(seed).choice(n, 5, replace=False)] = 1
+        r = S.window_drift_test(x, sizes)
+        worst = min(worst, r.pvalue)
+        assert r.details["trend_pvalue"] == 1.0
+    assert worst > 1e-4
+    assert _Trend(np.full(64, 32), np.full(10, 204)).regular  # equal batches keep it
