@@ -107,6 +107,63 @@ def data_rng(*arrays: np.ndarray, salt: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest.digest(), "little"))
 
 
+SHARED_ROWS_BYTES = 64 * 2**20
+"""Permuted rows :class:`SharedPermutations` keeps for later nets; beyond, rows are drawn and not kept."""
+
+
+class SharedPermutations:
+    """Permuted rows of a net's labels, drawn once and read by every net of one stream.
+
+    The order checks' nets permute the same labels (the same whole batches, sorted inside each
+    batch), so the rows one net drew serve the next: each net reads them from the start through its
+    own :meth:`reader`, as if from its own generator. Each net's Monte Carlo p-value stays valid
+    (its rows are uniform permutations drawn independently of the data's order); the nets' errors
+    become dependent, which Holm's procedure allows.
+    """
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._chunks: dict[tuple, list[np.ndarray]] = {}
+        self._kept = 0
+
+    def reader(self) -> "_RowReader":
+        """A generator-like view (``permuted`` only) reading the shared rows from the first."""
+        return _RowReader(self)
+
+    def rows(self, base: np.ndarray, start: int, count: int) -> np.ndarray:
+        """Rows ``start .. start + count`` of the shared permutations of ``base``."""
+        key = (base.dtype.str, base.size, hashlib.blake2b(base.tobytes(), digest_size=16).digest())
+        chunks = self._chunks.setdefault(key, [])
+        have = sum(c.shape[0] for c in chunks)
+        if have < start + count:
+            new = self._rng.permuted(np.broadcast_to(base, (max(start + count - have, 16), base.size)), axis=1)
+            if self._kept + new.nbytes > SHARED_ROWS_BYTES:
+                return new[:count] if have <= start else self._rng.permuted(
+                    np.broadcast_to(base, (count, base.size)), axis=1)
+            new.flags.writeable = False  # read by several nets: a statistic must not write into it
+            chunks.append(new)
+            self._kept += new.nbytes
+        stacked = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+        if len(chunks) > 1:
+            stacked.flags.writeable = False
+            chunks[:] = [stacked]
+        return stacked[start:start + count]
+
+
+class _RowReader:
+    def __init__(self, shared: SharedPermutations) -> None:
+        self._shared = shared
+        self._cursor: dict[bytes, int] = {}
+
+    def permuted(self, rows: np.ndarray, axis: int = 1) -> np.ndarray:
+        """Like ``Generator.permuted(np.broadcast_to(base, (r, n)), axis=1)``: the next r shared rows."""
+        base = np.asarray(rows[0])
+        key = base.tobytes()
+        start = self._cursor.get(key, 0)
+        self._cursor[key] = start + rows.shape[0]
+        return self._shared.rows(base, start, rows.shape[0])
+
+
 def net_perms(level: float) -> int:
     """Permutations a forensics net may use: enough to certify p-values down to its level / 4
     (capped at 200,000)."""
