@@ -38,6 +38,8 @@ CELLS = {
     "partial sort 5%, 64k": (65536, 32),
     "partial sort 5%, 4k": (4096, 32),
     "buffer 0.5": (16384, 32),
+    "buffer 0.5, 2k": (2048, 32),
+    "partial sort 20%, 2k": (2048, 32),
     "drift 0.05": (16384, 32),
     "drift 0.05, 4k": (4096, 32),
     "clean 10 classes": (16384, 32),
@@ -59,7 +61,7 @@ def _labels(name: str, n: int, rng):
     if name.startswith("sorted"):
         return syn.sorted_epoch(n, u)
     if name.startswith("partial sort"):
-        return syn.partial_sort(n, u, 0.05, rng)
+        return syn.partial_sort(n, u, 0.2 if "20%" in name else 0.05, rng)
     if name.startswith("buffer"):
         return syn.shuffle_buffer(syn.sorted_epoch(n, u), n // 2, rng)
     if name.startswith("drift"):
