@@ -337,7 +337,9 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             outcomes.append((check, ctx, str(exc)))
     fast = [r.pvalue if isinstance(r, TestResult) else np.inf for _, _, r in outcomes]
     rejected, left = 0, STREAM_BUDGET  # label-permutations the nets of this stream may still spend
-    shared = None  # the permuted rows the nets share (drawn by the first that needs them)
+    # the permuted rows the nets share, seeded by the stream alone: no seed moves a verdict
+    shared = SharedPermutations(data_rng(*(data for _, data, _ in plan), plan[0][2].stream.batch_sizes,
+                                         salt="order nets"))
     for i in sorted(range(m), key=lambda j: fast[j]):
         check, ctx, first = outcomes[i]
         if not isinstance(first, TestResult) or first.pvalue > mc_below:
@@ -345,8 +347,6 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
         data = plan[i][1]
         holm_level = options.alpha / (m - rejected)
         n_net = max(1, min(int(np.size(data)), labels)) + PERM_OVERHEAD
-        if shared is None:  # seeded by the stream alone: no seed moves a verdict
-            shared = SharedPermutations(data_rng(*(d for _, d, _ in plan), ctx.stream.batch_sizes, salt="order nets"))
         result = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below, reject_at=holm_level,
                             accept_above=options.alpha, mc_budget=left // n_net, **budget)
         outcomes[i] = (check, ctx, result)

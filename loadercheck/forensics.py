@@ -362,11 +362,9 @@ def _comparable(stream: Stream) -> tuple[np.ndarray, np.ndarray, str] | None:
             continue
         a, b = a[:n], b[:n]
         if kind == "indices" and min(a.min(), b.min()) >= 0:
-            if max(a.max(), b.max()) < 4 * n + 1024:
-                return a.astype(np.int64), b.astype(np.int64), "sample"
-            # indices into a dataset much larger than the samples compared (a whole-epoch subsample
-            # of 100M): the same equalities, coded densely, so the tables scale with the samples
-            codes = identity.dense_codes(np.concatenate([a, b]))
+            # indices are their own codes, unless they index a dataset far larger than the samples
+            # compared (a whole-epoch subsample of 100M): then coded densely, so tables scale with n
+            codes, _ = identity.identity_codes(np.concatenate([a, b]))
             return codes[:n], codes[n:], "sample"
         labels_distinct = identity.distinct_count(e1.labels[:n])
         # more informative than the labels (not constant inputs)

@@ -49,15 +49,8 @@ def identity_codes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if ids.dtype.kind in "iu" and ids.min() >= 0 and int(ids.max()) < 4 * ids.size + 1024:
         codes = ids.astype(np.int64)
         return codes, np.bincount(codes)
-    runs = _sorted_runs(ids)
-    if runs is None:
-        _, codes, counts = np.unique(ids, return_inverse=True, return_counts=True)
-        return codes.astype(np.int64).ravel(), counts.astype(np.int64)
-    order, first = runs
-    codes = np.empty(ids.size, dtype=np.int64)
-    codes[order] = np.cumsum(first) - 1
-    counts = np.diff(np.append(np.flatnonzero(first), ids.size)).astype(np.int64)
-    return codes, counts
+    codes = dense_codes(ids)
+    return codes, np.bincount(codes)
 
 
 def distinct_count(values: np.ndarray) -> int:

@@ -123,45 +123,41 @@ class SharedPermutations:
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
-        self._chunks: dict[tuple, list[np.ndarray]] = {}
+        self._rows: dict[tuple[str, bytes], np.ndarray] = {}  # per set of labels, read-only
         self._kept = 0
 
     def reader(self) -> "_RowReader":
         """A generator-like view (``permuted`` only) reading the shared rows from the first."""
         return _RowReader(self)
 
-    def rows(self, base: np.ndarray, start: int, count: int) -> np.ndarray:
-        """Rows ``start .. start + count`` of the shared permutations of ``base``."""
-        key = (base.dtype.str, base.size, hashlib.blake2b(base.tobytes(), digest_size=16).digest())
-        chunks = self._chunks.setdefault(key, [])
-        have = sum(c.shape[0] for c in chunks)
+    def rows(self, key: tuple[str, bytes], base: np.ndarray, start: int, count: int) -> np.ndarray:
+        """Rows ``start .. start + count`` of the shared permutations of ``base`` (``key`` names it)."""
+        kept = self._rows.get(key)
+        have = 0 if kept is None else kept.shape[0]
         if have < start + count:
-            new = self._rng.permuted(np.broadcast_to(base, (max(start + count - have, 16), base.size)), axis=1)
-            if self._kept + new.nbytes > SHARED_ROWS_BYTES:
-                return new[:count] if have <= start else self._rng.permuted(
-                    np.broadcast_to(base, (count, base.size)), axis=1)
-            new.flags.writeable = False  # read by several nets: a statistic must not write into it
-            chunks.append(new)
+            more = max(start + count - have, 16)
+            if self._kept + more * base.nbytes > SHARED_ROWS_BYTES:  # drawn for this reader alone
+                return self._rng.permuted(np.broadcast_to(base, (count, base.size)), axis=1)
+            new = self._rng.permuted(np.broadcast_to(base, (more, base.size)), axis=1)
+            kept = new if kept is None else np.concatenate([kept, new])
+            kept.flags.writeable = False  # read by several nets: a statistic must not write into it
+            self._rows[key] = kept
             self._kept += new.nbytes
-        stacked = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
-        if len(chunks) > 1:
-            stacked.flags.writeable = False
-            chunks[:] = [stacked]
-        return stacked[start:start + count]
+        return kept[start:start + count]
 
 
 class _RowReader:
     def __init__(self, shared: SharedPermutations) -> None:
         self._shared = shared
-        self._cursor: dict[bytes, int] = {}
+        self._cursor: dict[tuple[str, bytes], int] = {}
 
     def permuted(self, rows: np.ndarray, axis: int = 1) -> np.ndarray:
         """Like ``Generator.permuted(np.broadcast_to(base, (r, n)), axis=1)``: the next r shared rows."""
         base = np.asarray(rows[0])
-        key = base.tobytes()
+        key = (base.dtype.str, base.tobytes())
         start = self._cursor.get(key, 0)
         self._cursor[key] = start + rows.shape[0]
-        return self._shared.rows(base, start, rows.shape[0])
+        return self._shared.rows(key, base, start, rows.shape[0])
 
 
 def net_perms(level: float) -> int:
