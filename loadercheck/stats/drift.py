@@ -9,7 +9,10 @@ trend of every class's share along the stream, T = (n-1)/sum(a^2) sum_c S_c^2 / 
 S_c = sum_{t: x_t = c} a_t and a_t the centred position of sample t's batch (so the order inside a
 batch does not count); E T = k - 1 exactly under the permutation null, chi-square(k - 1) tail (a
 score test for a linear drift of the class shares: k - 1 degrees of freedom where the windows spend
-(windows - 1)(k - 1)). Check p = (J + 1) min_j p_j (Bonferroni over the J scales and the trend).
+(windows - 1)(k - 1)). A last component sees a stream partly sorted by label (one stretch per class,
+in increasing or decreasing label order): the linear permutation statistic L of :class:`_Sorted`,
+both directions. Check p = (J + 3) min_j p_j (Bonferroni over the J scales, the trend and the two
+sorted directions; the trend and the sorted order sit out when a few batches hold the positions).
 The permutation net uses max_j -log p_j on permuted rows (Westfall-Young: no Bonferroni loss).
 """
 
@@ -88,6 +91,124 @@ class _Trend:
         return self.scale * ((s * s) @ self.inv)
 
 
+class _Sorted:
+    """The sorted-order component: how many samples sit where a class-sorted stream would put them.
+
+    A stream sorted by label holds class c in one stretch, the c-th block of ``n_c`` positions (classes
+    in increasing code order, which is increasing label value; or decreasing). With batch b spanning
+    positions [B_b, B_b + s_b), W_bc = |batch b within block c| / s_b, and L = sum_t W_{b(t), x_t}:
+    the share of each sample's batch that a sorted stream gives its class, summed (batch-level, so
+    the order inside a batch does not count). Under the permutation null L is a linear permutation
+    statistic with exact mean sum_c n_c^2 / n and Hoeffding's exact variance; shifted-Satterthwaite
+    tail at 0 (a gamma with twice the skew of a match count: conservative). A partial sort or a
+    shuffle buffer over class-sorted data raises L in the one direction it was sorted: a 1-df test
+    where the windows spend (windows - 1)(k - 1).
+    """
+
+    def __init__(self, sizes: np.ndarray, counts: np.ndarray) -> None:
+        n = int(sizes.sum())
+        self.sizes, self.k = sizes, counts.size
+        ends = np.cumsum(sizes)
+        self.batch_start = np.repeat(ends - sizes, sizes).astype(np.int32)
+        self.batch_end = np.repeat(ends, sizes).astype(np.int32)
+        self.inv_size = np.repeat(1.0 / sizes, sizes)
+        class_end = np.cumsum(counts)
+        class_start = class_end - counts
+        # (start, end) of each class's block, increasing then decreasing order
+        self.blocks = tuple((lo.astype(np.int32), hi.astype(np.int32))
+                            for lo, hi in ((class_start, class_end), (n - class_end, n - class_start)))
+        self.pieces = [_pieces(sizes, counts, lo, hi) for lo, hi in self.blocks]
+        self.mean = float(counts @ counts) / n
+        moments = [_linear_moments(sizes, counts, *piece) for piece in self.pieces]
+        self.var = tuple(var for var, _ in moments)
+        self.floor = tuple(_linear_floor(sizes, counts, *piece) for piece in self.pieces)
+        # Hoeffding's condition for the normal-like tail: no single placement moves L by more than about
+        # its standard deviation (a huge batch beside 16 single samples, 5 of one class: a shuffled
+        # stream reached p 1e-88). Otherwise the component sits out.
+        self.regular = all(0.0 < largest <= var for var, largest in moments)
+        self._dense: np.ndarray | None = None
+
+    def statistics(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """L of each row (a stream or permuted streams, last axis samples), both directions."""
+        out = []
+        for lo, hi in self.blocks:
+            overlap = np.minimum(self.batch_end, hi[rows]) - np.maximum(self.batch_start, lo[rows])
+            out.append(np.maximum(overlap, 0) @ self.inv_size)
+        return out[0], out[1]
+
+    def from_tables(self, tables: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """L of each row from its batch x class count table ``(reps, batches, k)``, both directions."""
+        if self._dense is None:
+            self._dense = np.zeros((self.sizes.size * self.k, 2))
+            for j, (batch, cls, w) in enumerate(self.pieces):
+                self._dense[batch * self.k + cls, j] = w
+        both = tables.reshape(tables.shape[0], -1) @ self._dense
+        return both[:, 0], both[:, 1]
+
+    def logsf(self, up: np.ndarray, down: np.ndarray) -> np.ndarray:
+        """max over the two directions of -log P(L >= l), per row."""
+        return np.maximum(-satterthwaite_logsf(up, self.mean, self.var[0], self.floor[0]),
+                          -satterthwaite_logsf(down, self.mean, self.var[1], self.floor[1]))
+
+    def sf(self, up: float, down: float) -> tuple[float, float]:
+        """P(L >= l) of each direction (shifted Satterthwaite at the floor)."""
+        return tuple(float(satterthwaite_sf(v, self.mean, var, floor)[()])
+                     for v, var, floor in zip((up, down), self.var, self.floor))
+
+
+def _pieces(sizes: np.ndarray, counts: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """The nonzero W_bc: ``(batch, class, W)`` of every piece where a batch meets a class block (a batch
+    meets at most a few blocks: at most B + k pieces, no pair twice)."""
+    n = int(sizes.sum())
+    ends = np.cumsum(sizes)
+    cuts = np.union1d(np.concatenate([[0], ends]), np.concatenate([lo, hi]))
+    left, length = cuts[:-1], np.diff(cuts)
+    keep = length > 0
+    left, length = left[keep], length[keep].astype(np.float64)
+    batch = np.searchsorted(ends, left, side="right")
+    present = np.flatnonzero(counts)  # empty classes have empty blocks that share a start with others
+    order = present[np.argsort(lo[present], kind="stable")]
+    cls = order[np.searchsorted(lo[order], left, side="right") - 1]
+    assert left.size == 0 or left[-1] < n
+    return batch, cls, length / sizes[batch]
+
+
+def _linear_floor(sizes: np.ndarray, counts: np.ndarray, batch: np.ndarray, cls: np.ndarray,
+                  w: np.ndarray) -> float:
+    """A lower bound on L: each class on its own takes the positions where its W is smallest (the
+    classes compete for positions, so together they cannot do better). A class has W = 0 outside the
+    batches meeting its block, so only a class holding most of the stream adds anything: a 95/5
+    stream's L is 926 + 2 Y with Y the rare class's count in its own block, and the tail must start
+    at 926, not 0 (from 0 it was anti-conservative 3-11x at 1e-3-1e-4)."""
+    n = int(sizes.sum())
+    covered = np.bincount(cls, weights=sizes[batch], minlength=counts.size)  # positions with W > 0
+    floor = 0.0
+    for c in np.flatnonzero(counts > n - covered):
+        need = int(counts[c] - (n - covered[c]))  # samples that must sit where W_bc > 0
+        mine = cls == c
+        order = np.argsort(w[mine], kind="stable")
+        take = np.minimum(np.cumsum(sizes[batch[mine]][order]), need)
+        floor += float(np.diff(np.r_[0, take]) @ w[mine][order])
+    return floor
+
+
+def _linear_moments(sizes: np.ndarray, counts: np.ndarray, batch: np.ndarray, cls: np.ndarray,
+                    w: np.ndarray) -> tuple[float, float]:
+    """Exact permutation variance of L = sum_t W_{b(t), x_t} (Hoeffding 1951), and a bound on the largest
+    squared centred entry e_bc^2. With r_b, q_c, m the row, column and grand means of W over positions x
+    samples, e_bc = W_bc - r_b - q_c + m and Var L = sum_bc s_b n_c e_bc^2 / (n - 1), expanded as
+    (sum s n W^2 - n sum_b s_b r_b^2 - n sum_c n_c q_c^2 + n^2 m^2) / (n - 1) on the nonzero W only."""
+    n = int(sizes.sum())
+    s_b, n_c = sizes[batch].astype(np.float64), counts[cls].astype(np.float64)
+    r = np.bincount(batch, weights=n_c * w, minlength=sizes.size) / n
+    q = counts / n  # sum_b s_b W_bc = n_c
+    m = float(counts @ counts) / (n * n)
+    total = float((s_b * n_c * w * w).sum()) - n * float(sizes @ (r * r)) - n * float(counts @ (q * q)) + n * n * m * m
+    on_pieces = float(np.max(np.abs(w - r[batch] - q[cls] + m), initial=0.0))
+    elsewhere = float(r.max()) + float(q.max())  # |0 - r_b - q_c + m| <= r_b + q_c (m <= both maxima)
+    return max(total, 0.0) / (n - 1.0), max(on_pieces, elsewhere) ** 2
+
+
 def _window_pair_sums(x: np.ndarray, scales: list[_Scale], k: int, weights: np.ndarray | None) -> list[float]:
     """Per scale, sum_w (1/s_w) sum_c w_c N_wc (N_wc - 1) of one stream (``weights`` None: w = 1).
 
@@ -125,6 +246,7 @@ def _factory(k: int):
         scales = [_Scale(sizes, m, observed) for m in ms]
         inv = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
         trend = _Trend(sizes, counts)
+        in_order = _Sorted(sizes, counts)
 
         nb = sizes.size
         batch_of = segment_ids(sizes) * k
@@ -137,20 +259,23 @@ def _factory(k: int):
                 # weighted by batch position for the trend)
                 cells = (np.arange(reps, dtype=np.int64)[:, None] * (nb * k) + batch_of[None, :] + rows).ravel()
                 table = np.bincount(cells, minlength=reps * nb * k).reshape(reps, nb, k)
+                sorted_best = (in_order.logsf(*in_order.from_tables(table)) if in_order.regular
+                               else np.full(reps, -np.inf))
                 best = (-chi2_logsf(trend.from_tables(table), trend.df) if trend.regular
                         else np.full(reps, -np.inf))
                 for sc, st in zip(scales, starts):
                     win = np.add.reduceat(table, st, axis=1).astype(np.float64)
                     w = ((win * (win - 1.0)) @ inv) @ sc.inv_len
                     best = np.maximum(best, -satterthwaite_logsf(w, sc.mean, sc.var, sc.w0))
-                return best
+                return np.maximum(best, sorted_best)
+            sorted_best = in_order.logsf(*in_order.statistics(rows)) if in_order.regular else np.full(reps, -np.inf)
             best = -chi2_logsf(trend.statistics(rows), trend.df) if trend.regular else np.full(reps, -np.inf)
             flat = rows.ravel()
             for sc in scales:
                 cells = segment_table(flat, np.tile(sc.lengths, reps), k)
                 w = cells.pair_sum(inv).reshape(reps, sc.lengths.size) @ sc.inv_len
                 best = np.maximum(best, -satterthwaite_logsf(w, sc.mean, sc.var, sc.w0))
-            return best
+            return np.maximum(best, sorted_best)
 
         return stat
 
@@ -208,15 +333,22 @@ def window_drift_test(
     trend = _Trend(sizes, counts)
     t_stat = trend.statistic(x)
     t_p = max(float(chi2_sf(t_stat, trend.df)), TINY) if trend.regular else 1.0  # never 0, as every tail here
-    parts = len(scales) + trend.regular
+    in_order = _Sorted(sizes, counts)
+    up, down = (float(v[()]) for v in in_order.statistics(x))
+    sorted_ps = [max(p, TINY) if in_order.regular else 1.0 for p in in_order.sf(up, down)]
+    descending = int(sorted_ps[1] < sorted_ps[0])
+    s_p = sorted_ps[descending]
+    parts = len(scales) + trend.regular + 2 * in_order.regular
     j = int(np.argmin(ps))
-    fast = float(min(1.0, parts * min(ps[j], t_p)))
+    fast = float(min(1.0, parts * min(ps[j], t_p, s_p)))
     sc = scales[j]
     # Cantelli bounds the window components only: Bonferroni over a subset of the parts stays valid
     cant = min(1.0, parts * min(cantelli(w, s.mean, s.var) for w, s in zip(ws, scales)))
-    method = (f"shifted Satterthwaite tails on exact permutation moments, {len(scales)} scales"
-              + (f", and a chi-square(k-1) linear trend (Bonferroni over {parts})" if trend.regular
-                 else f" (Bonferroni; no trend: a few batches hold the spread of positions)"))
+    components = [f"{len(scales)} window scales"] + ["the sorted order both ways"] * in_order.regular
+    components += ["a chi-square(k-1) linear trend"] * trend.regular
+    method = (f"shifted Satterthwaite tails on exact permutation moments: {', '.join(components)} (Bonferroni over "
+              f"{parts}" + ("" if trend.regular and in_order.regular else
+                            "; the rest sit out: a few batches hold the spread of positions") + ")")
     net = safety_net(
         fast, method, cant, _factory(k), x, sizes,
         rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
@@ -236,9 +368,14 @@ def window_drift_test(
         "scales": float(len(scales)),
         "match_rate": rate,
         "expected_rate": a2,
-        "trend": float(t_p < ps[j]),
+        "trend": float(t_p < ps[j] and t_p <= s_p),
         "trend_statistic": t_stat,
         "trend_pvalue": t_p,
+        "sorted": float(s_p < ps[j] and s_p < t_p),
+        "sorted_rate": (down if descending else up) / n,
+        "sorted_expected_rate": in_order.mean / n,
+        "sorted_descending": float(descending),
+        "sorted_pvalue": min(1.0, 2.0 * s_p),
         "fast_pvalue": fast,
         **net.details,
     }
