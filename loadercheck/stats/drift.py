@@ -28,6 +28,10 @@ from .permutation import safety_net
 from .tails import TINY, cantelli, chi2_logsf, chi2_sf, satterthwaite_logsf, satterthwaite_sf
 
 
+MIN_BATCHES = 4
+"""Batches window-drift needs: the trend and the sorted order from 4; the windows from 16 (4 of 4)."""
+
+
 def drift_scales(n_batches: int) -> list[int]:
     """Batches per window: 4, 16, 64, ... while at least 4 full windows fit."""
     scales = []
@@ -241,12 +245,14 @@ def _factory(k: int):
         ms = drift_scales(sizes.size)
         counts = np.bincount(x, minlength=k)
         observed = counts[counts > 0]
-        if not ms or observed.size < 2:
+        if sizes.size < MIN_BATCHES or observed.size < 2:
             return None
         scales = [_Scale(sizes, m, observed) for m in ms]
         inv = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
         trend = _Trend(sizes, counts)
         in_order = _Sorted(sizes, counts)
+        if not (scales or trend.regular or in_order.regular):
+            return None
 
         nb = sizes.size
         batch_of = segment_ids(sizes) * k
@@ -308,7 +314,8 @@ def window_drift_test(
     Raises
     ------
     NotEnoughData
-        Fewer than 16 batches (no scale with 4 windows), or a single class.
+        Fewer than 4 batches (the windows need 16: 4 windows of 4; below that only the trend and the
+        sorted order run, and the statistic and effect are read at 4 windows), or a single class.
 
     Examples
     --------
@@ -319,8 +326,8 @@ def window_drift_test(
     sizes = as_batch_sizes(batch_sizes, x.size)
     n = x.size
     ms = drift_scales(sizes.size)
-    if not ms:
-        raise NotEnoughData(f"the drift test needs at least 16 batches (4 windows of 4), got {sizes.size}")
+    if sizes.size < MIN_BATCHES:
+        raise NotEnoughData(f"the drift test needs at least {MIN_BATCHES} batches, got {sizes.size}")
     counts = np.bincount(x)
     k = counts.size
     observed = counts[counts > 0]
@@ -329,7 +336,7 @@ def window_drift_test(
     inv = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
     scales = [_Scale(sizes, m, observed) for m in ms]
     ws = _window_pair_sums(x, scales, k, inv)
-    ps = np.array([float(satterthwaite_sf(w, sc.mean, sc.var, sc.w0)[()]) for w, sc in zip(ws, scales)])
+    ps = np.array([float(satterthwaite_sf(w, sc.mean, sc.var, sc.w0)[()]) for w, sc in zip(ws, scales)] or [1.0])
     trend = _Trend(sizes, counts)
     t_stat = trend.statistic(x)
     t_p = max(float(chi2_sf(t_stat, trend.df)), TINY) if trend.regular else 1.0  # never 0, as every tail here
@@ -339,12 +346,19 @@ def window_drift_test(
     descending = int(sorted_ps[1] < sorted_ps[0])
     s_p = sorted_ps[descending]
     parts = len(scales) + trend.regular + 2 * in_order.regular
+    if parts == 0:
+        raise NotEnoughData(f"the drift test needs at least 16 batches (4 windows of 4) when a few of its "
+                            f"{sizes.size} batches hold most of the labels")
     j = int(np.argmin(ps))
     fast = float(min(1.0, parts * min(ps[j], t_p, s_p)))
-    sc = scales[j]
     # Cantelli bounds the window components only: Bonferroni over a subset of the parts stays valid
-    cant = min(1.0, parts * min(cantelli(w, s.mean, s.var) for w, s in zip(ws, scales)))
-    components = [f"{len(scales)} window scales"] + ["the sorted order both ways"] * in_order.regular
+    cant = min(1.0, parts * min((cantelli(w, s.mean, s.var) for w, s in zip(ws, scales)), default=1.0))
+    if scales:
+        sc, w_j = scales[j], ws[j]
+    else:  # no window component: the statistic and effect are read at 4 windows of whole batches
+        sc = _Scale(sizes, max(1, sizes.size // 4), observed)
+        w_j = _window_pair_sums(x, [sc], k, inv)[0]
+    components = [f"{len(scales)} window scales"] * bool(scales) + ["the sorted order both ways"] * in_order.regular
     components += ["a chi-square(k-1) linear trend"] * trend.regular
     method = (f"shifted Satterthwaite tails on exact permutation moments: {', '.join(components)} (Bonferroni over "
               f"{parts}" + ("" if trend.regular and in_order.regular else
@@ -362,7 +376,7 @@ def window_drift_test(
     vals, mult = np.unique(sc.lengths, return_counts=True)
     details = {
         "expected": n * sc.mean + windows * kobs - n,
-        "z": zscore(ws[j], sc.mean, sc.var),
+        "z": zscore(w_j, sc.mean, sc.var),
         "window": float(vals[np.argmax(mult)]),
         "window_batches": float(sc.m),
         "scales": float(len(scales)),
@@ -379,4 +393,4 @@ def window_drift_test(
         "fast_pvalue": fast,
         **net.details,
     }
-    return TestResult(float(n * ws[j] + windows * kobs - n), net.pvalue, kappa(rate, a2), net.method, details)
+    return TestResult(float(n * w_j + windows * kobs - n), net.pvalue, kappa(rate, a2), net.method, details)

@@ -116,3 +116,26 @@ def test_check_says_the_feed_is_partly_sorted():
     result = loadercheck.check(batches)["window-drift"]
     assert str(result.status) == "warn"  # a faint sort: significant, below the effect that fails
     assert "partly in sorted order" in result.message and "(descending)" in result.message
+
+
+def test_short_streams_are_tested_by_the_trend_and_the_sorted_order():
+    """4-15 batches (a guard's early looks, a small CI prefix): no window scale fits, the trend and
+    the sorted order still run. Clean streams: about the nominal rate at 5%, both ways."""
+    rejected = 0
+    for seed in range(300):
+        x = syn.shuffled(256, syn.uniform_shares(10), np.random.default_rng(seed))
+        r = S.window_drift_test(x, np.full(8, 32))
+        assert r.details["scales"] == 0.0 and r.details["window"] == 64.0  # effect read at 4 windows
+        rejected += r.pvalue <= 0.05
+    assert 3 <= rejected <= 30  # 15 expected if exact; Bonferroni over 3 parts makes it fewer
+
+
+def test_a_buffer_half_the_stream_is_found_in_eight_batches():
+    """A shuffle buffer of half the stream over class-sorted data (STATS.md buffer 0.5), 256 labels:
+    8 batches of 32, where the windows cannot run."""
+    found = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        x = syn.shuffle_buffer(syn.sorted_epoch(256, syn.uniform_shares(10)), 128, rng)
+        found += S.window_drift_test(x, np.full(8, 32), rng=np.random.default_rng(0), mc_below=2e-4).pvalue <= 2e-4
+    assert found >= 8
