@@ -62,6 +62,11 @@ SHAPES = {
     # a class prior between balanced and 95/5, where the autocorrelation test's fast tail runs anti-conservative
     "80/20 binary, b=32, n=2048": (2048, 32, lambda r: syn.shuffled(2048, np.array([0.8, 0.2]), r), False),
     "80/15/5, b=32, n=2048": (2048, 32, lambda r: syn.shuffled(2048, np.array([0.80, 0.15, 0.05]), r), False),
+    # short streams (4-15 batches: a guard's early looks, a small prefix), where window-drift runs
+    # its trend and sorted order without windows
+    "10 balanced, b=32, n=256": (256, 32, lambda r: syn.shuffled(256, syn.uniform_shares(10), r), False),
+    "with replacement 90/10, b=64, n=512": (512, 64, lambda r: syn.shuffled(512, np.array([0.9, 0.1]), r, replace=True), False),
+    "1000 Zipf, b=256, n=1024": (1024, 256, lambda r: syn.shuffled(1024, syn.zipf_shares(1000), r), False),
     "regression normal, b=32, n=2048": (2048, 32, lambda r: syn.regression_targets(2048, r), True),
     "regression Poisson(2) ties, b=16, n=1024": (1024, 16, lambda r: syn.regression_targets(1024, r, "poisson"), True),
 }

@@ -95,6 +95,10 @@ class _Trend:
         return self.scale * ((s * s) @ self.inv)
 
 
+LOOKUP_CELLS = 1 << 21
+"""Up to this many (batch, class) cells (16 MiB), L reads W from a table rather than computing overlaps."""
+
+
 class _Sorted:
     """The sorted-order component: how many samples sit where a class-sorted stream would put them.
 
@@ -131,22 +135,31 @@ class _Sorted:
         # stream reached p 1e-88). Otherwise the component sits out.
         self.regular = all(0.0 < largest <= var for var, largest in moments)
         self._dense: np.ndarray | None = None
+        if sizes.size * counts.size <= LOOKUP_CELLS:
+            self.batch_cell = np.repeat(np.arange(sizes.size, dtype=np.int64) * counts.size, sizes)
 
     def statistics(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """L of each row (a stream or permuted streams, last axis samples), both directions."""
+        if self.sizes.size * self.k <= LOOKUP_CELLS:  # W read from a (batch, class) table
+            cells = self.batch_cell + rows
+            return self.table()[0][cells].sum(axis=-1), self.table()[1][cells].sum(axis=-1)
         out = []
         for lo, hi in self.blocks:
             overlap = np.minimum(self.batch_end, hi[rows]) - np.maximum(self.batch_start, lo[rows])
             out.append(np.maximum(overlap, 0) @ self.inv_size)
         return out[0], out[1]
 
+    def table(self) -> np.ndarray:
+        """W of every (batch, class), flat, one row per direction: ``(2, batches * k)``."""
+        if self._dense is None:
+            self._dense = np.zeros((2, self.sizes.size * self.k))
+            for j, (batch, cls, w) in enumerate(self.pieces):
+                self._dense[j, batch * self.k + cls] = w
+        return self._dense
+
     def from_tables(self, tables: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """L of each row from its batch x class count table ``(reps, batches, k)``, both directions."""
-        if self._dense is None:
-            self._dense = np.zeros((self.sizes.size * self.k, 2))
-            for j, (batch, cls, w) in enumerate(self.pieces):
-                self._dense[batch * self.k + cls, j] = w
-        both = tables.reshape(tables.shape[0], -1) @ self._dense
+        both = tables.reshape(tables.shape[0], -1) @ self.table().T
         return both[:, 0], both[:, 1]
 
     def logsf(self, up: np.ndarray, down: np.ndarray) -> np.ndarray:

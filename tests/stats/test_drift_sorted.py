@@ -139,3 +139,18 @@ def test_a_buffer_half_the_stream_is_found_in_eight_batches():
         x = syn.shuffle_buffer(syn.sorted_epoch(256, syn.uniform_shares(10)), 128, rng)
         found += S.window_drift_test(x, np.full(8, 32), rng=np.random.default_rng(0), mc_below=2e-4).pvalue <= 2e-4
     assert found >= 8
+
+
+def test_overlaps_and_the_lookup_table_agree(monkeypatch):
+    """Small (batch, class) grids read W from a table; large ones compute the overlaps: same L."""
+    import loadercheck.stats.drift as drift
+
+    rng = np.random.default_rng(9)
+    sizes = np.r_[np.full(30, 7), 3, np.full(10, 11)]
+    x = rng.integers(0, 13, int(sizes.sum()))
+    rows = _permuted(x, 7, 4)
+    by_table = _Sorted(sizes, np.bincount(x)).statistics(rows)
+    monkeypatch.setattr(drift, "LOOKUP_CELLS", 0)
+    by_overlap = _Sorted(sizes, np.bincount(x)).statistics(rows)
+    for a, b in zip(by_table, by_overlap):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
