@@ -28,9 +28,9 @@ METADATA_MAX_VALUES = 256
 """A metadata column is a categorical order signal when it holds 2..this many distinct values (and
 at most one per two samples): more and it is an identifier, not a group."""
 _DEFER_ROW_BYTES = 512
-"""Inputs whose rows are at most this many bytes are copied and hashed a few hundred batches at a
-time (a row's hash depends on that row alone, so the fingerprints are the same): for small rows
-the cost of hashing is the per-call overhead, not the bytes."""
+"""Inputs whose rows are at most this many bytes are copied, hashed and summarised a few hundred
+batches at a time (a row's hash and summary depend on that row alone, so they are the same): for
+small rows the cost is the per-call overhead, not the bytes."""
 _PENDING_BYTES = 1 << 22
 """Copied input bytes an epoch buffer holds before it hashes them."""
 
@@ -44,13 +44,14 @@ class _EpochBuffer:
     samples: int = 0
     features: list[np.ndarray] | None = None
     pending: list[np.ndarray] = dataclasses.field(default_factory=list)
-    """Copies of the latest batches' inputs (small rows of one dtype and shape), not hashed yet."""
+    """Copies of the latest batches' inputs (small rows of one dtype and shape), not hashed or summarised yet."""
     pending_bytes: int = 0
     pending_from: int = 0
     """The batch index of ``pending[0]``, for a note."""
 
     def defer(self, array: np.ndarray, index: int) -> None:
-        """Keep a copy of a batch's inputs to hash with its neighbours (a loader may reuse its buffers)."""
+        """Keep a copy of a batch's inputs to hash and summarise with its neighbours (a loader may reuse
+        its buffers)."""
         layout = (array.dtype.str, array.shape[1:])
         if self.pending and (self.pending[0].dtype.str, self.pending[0].shape[1:]) != layout:
             self.flush()
@@ -62,11 +63,17 @@ class _EpochBuffer:
             self.flush()
 
     def flush(self) -> str | None:
-        """Hash the pending inputs into ``fingerprints``; a note when they could not be hashed."""
+        """Hash the pending inputs into ``fingerprints`` and summarise them into ``features`` (each
+        row's hash and summary depend on that row alone); a note when they could not be hashed."""
         pending, self.pending, self.pending_bytes = self.pending, [], 0
-        if not pending or self.fingerprints is None:
+        if not pending or (self.fingerprints is None and self.features is None):
             return None
-        hashes = _quietly(hash_rows, pending[0] if len(pending) == 1 else np.concatenate(pending))
+        rows = pending[0] if len(pending) == 1 else np.concatenate(pending)
+        if self.features is not None:
+            self.features.append(feature_summaries(rows, rows.shape[0]))  # never None: see _deferrable
+        if self.fingerprints is None:
+            return None
+        hashes = _quietly(hash_rows, rows)
         if hashes is None:
             self.fingerprints = None
             return (f"sample fingerprints skipped: the inputs could not be read as bytes (batch "
@@ -81,8 +88,9 @@ class StreamRecorder:
     Call :meth:`add` once per batch as training consumes it, :meth:`new_epoch` between passes and
     :meth:`finish` for the :class:`~loadercheck.results.Stream`. ``add`` only reads the batch:
     it never mutates, replaces or reorders it (labels are copied into numpy arrays; inputs, when
-    ``keep_inputs``, are kept by reference for the probe; inputs with small rows are copied and
-    hashed a few hundred batches at a time, which gives the same fingerprints as one batch at a time).
+    ``keep_inputs``, are kept by reference for the probe; inputs with small rows are copied, then
+    hashed and summarised a few hundred batches at a time, which gives the same fingerprints and
+    summaries as one batch at a time).
 
     Parameters
     ----------
@@ -145,26 +153,27 @@ class StreamRecorder:
         if first_epoch:
             self._record_signals(batch, inputs, labels.size, index)
         want_inputs = self._keep_inputs and first_epoch
-        if want_inputs or buffer.fingerprints is not None or buffer.features is not None:
-            if want_inputs:
-                buffer.inputs.append(inputs)
+        if want_inputs:
+            buffer.inputs.append(inputs)
+        if buffer.fingerprints is not None or buffer.features is not None:
             # an array or tensor is read (to numpy) once for both; anything else is handed on as it is
             array = _quietly(input_array, inputs) if inputs is not None else None
             source = inputs if array is None else array
-            if buffer.features is not None:
-                summary = (_quietly(feature_summaries, source, labels.size) if labels.size
-                           else np.empty((0, len(FEATURE_NAMES))))
-                if summary is None:
-                    buffer.features = None
-                    self._note(f"input summaries skipped (batch {index}): the inputs are not numeric arrays "
-                               "with one row per label; the input-drift check needs them")
-                else:
-                    buffer.features.append(summary)
-            if buffer.fingerprints is not None and _deferrable(array, labels.size):
-                buffer.defer(array, index)  # type: ignore[arg-type]
-            elif buffer.fingerprints is not None:
-                self._flush(buffer)
-                self._fingerprint(buffer, source, labels.size, index)
+            if _deferrable(array, labels.size, summaries=buffer.features is not None):
+                buffer.defer(array, index)  # type: ignore[arg-type]  # hashed and summarised with its neighbours
+            else:
+                self._flush(buffer)  # what is pending comes first
+                if buffer.features is not None:
+                    summary = (_quietly(feature_summaries, source, labels.size) if labels.size
+                               else np.empty((0, len(FEATURE_NAMES))))
+                    if summary is None:
+                        buffer.features = None
+                        self._note(f"input summaries skipped (batch {index}): the inputs are not numeric arrays "
+                                   "with one row per label; the input-drift check needs them")
+                    else:
+                        buffer.features.append(summary)
+                if buffer.fingerprints is not None:
+                    self._fingerprint(buffer, source, labels.size, index)
         buffer.labels.append(labels)
         buffer.samples += labels.size
 
@@ -439,9 +448,13 @@ def _quietly(function: Callable[..., Any], *args: Any) -> Any:
         return None
 
 
-def _deferrable(array: np.ndarray | None, n: int) -> bool:
-    """Inputs whose fingerprints can wait: an array with one small row per label (see ``_DEFER_ROW_BYTES``)."""
+def _deferrable(array: np.ndarray | None, n: int, *, summaries: bool = False) -> bool:
+    """Inputs whose fingerprints (and, with ``summaries``, input summaries) can wait: an array with one
+    small row per label (see ``_DEFER_ROW_BYTES``); for summaries, a non-empty row of numbers, which
+    :func:`feature_summaries` always summarises."""
     if array is None or array.ndim < 1 or array.shape[0] != n or n == 0:
+        return False
+    if summaries and (array.dtype.kind not in "biuf" or array.size == 0):
         return False
     return array.nbytes <= _DEFER_ROW_BYTES * n
 

@@ -122,6 +122,26 @@ def test_a_look_mid_stream_sees_every_fingerprint_and_recording_goes_on():
     assert np.array_equal(recorder.finish(LoaderInfo("list")).epochs[0].fingerprints, _per_batch(batches))
 
 
+def test_input_summaries_wait_with_the_hashes_and_equal_per_batch_summaries():
+    """Small numeric rows are summarised a block at a time (also with fingerprints off), in batch
+    order around those summarised at once (wide rows, lists, an empty batch, a NaN), and a look
+    mid-stream sees every summary so far."""
+    batches = _mixed_batches()
+    nan = batches[4][0].copy()
+    nan[2, 1] = np.nan
+    batches[4] = (nan, batches[4][1])
+    batches.insert(9, (np.zeros((0, 4), np.float32), np.zeros(0, np.int64)))
+    per_batch = [feature_summaries(x, len(y)) if len(y) else np.empty((0, 6)) for x, y in batches]
+    recorder = StreamRecorder(fingerprints=False, features=True)
+    for batch in batches[:12]:
+        recorder.add(batch)
+    early = recorder.finish(LoaderInfo("list"))
+    assert np.array_equal(early.epochs[0].features, np.concatenate(per_batch[:12]))
+    for batch in batches[12:]:
+        recorder.add(batch)
+    assert np.array_equal(recorder.finish(LoaderInfo("list")).epochs[0].features, np.concatenate(per_batch))
+
+
 def test_a_loader_refilling_one_buffer_in_place_is_hashed_as_it_was_yielded():
     rng = np.random.default_rng(1)
     contents = [rng.normal(size=(8, 3)).astype(np.float32) for _ in range(12)]
@@ -138,6 +158,7 @@ def test_a_loader_refilling_one_buffer_in_place_is_hashed_as_it_was_yielded():
     stream = draw(refilling())
     assert np.array_equal(stream.epochs[0].fingerprints, np.concatenate([hash_rows(c) for c in contents]))
     assert np.unique(stream.epochs[0].fingerprints).size == 8 * 11
+    assert np.array_equal(stream.epochs[0].features, np.concatenate([feature_summaries(c, 8) for c in contents]))
 
 
 def test_known_copies_are_found_and_counted():
