@@ -148,6 +148,10 @@ def _describe_drift(r: TestResult, ctx: Context) -> str:
         order = "descending" if d.get("sorted_descending") == 1.0 else "ascending"
         return (f"the stream is partly in sorted order: {100 * d['sorted_rate']:.1f}% of samples sit where sorting "
                 f"by {ctx.unit} ({order}) would put them; a shuffled feed: {100 * d['sorted_expected_rate']:.1f}%")
+    if d.get("rank_trend") == 1.0:
+        direction = "rise" if d["rank_correlation"] > 0 else "fall"
+        return (f"the stream is partly in sorted order: {ctx.unit}s {direction} along it (rank correlation "
+                f"with position {d['rank_correlation']:+.2f})")
     if d.get("trend") == 1.0 and (r.effect or 0.0) < DRIFT_MIN_EFFECT:  # no window shows it plainly
         return (f"the {what} drifts steadily from the start of the stream to its end (strongest window: "
                 f"kappa {r.effect:.3f} over {int(d['window']):,} samples)")

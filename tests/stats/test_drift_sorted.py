@@ -154,3 +154,64 @@ def test_overlaps_and_the_lookup_table_agree(monkeypatch):
     by_overlap = _Sorted(sizes, np.bincount(x)).statistics(rows)
     for a, b in zip(by_table, by_overlap):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------- the sorted trend (1 df)
+def _ranked(sizes, x):
+    from loadercheck.stats.drift import _RankTrend, _Trend
+
+    trend = _Trend(sizes, np.bincount(x))
+    return trend, _RankTrend(trend, np.bincount(x))
+
+
+@pytest.mark.parametrize("shares, n, b", [
+    (syn.uniform_shares(10), 256, 32),
+    (np.array([0.95, 0.05]), 1024, 32),
+    (syn.zipf_shares(100, 1.5), 1024, 2),
+    (np.array([0.9, 0.1]), 512, 64),
+])
+def test_sorted_trend_moments_bounds_and_tail(shares, n, b):
+    """Exact variance (mean 0), least and greatest values never crossed, and a fast tail at most
+    1.5x and at least 0.2x nominal at 1e-2, not above 2x at 1e-3, both directions."""
+    x = syn.shuffled(n, shares, np.random.default_rng(6), replace=True)
+    sizes = np.full(n // b, b)
+    trend, ranked = _ranked(sizes, x)
+    assert ranked.regular
+    r = trend.sums_of_rows(_permuted(x, 60_000, 7)) @ ranked.a
+    assert abs(r.mean()) < 5 * np.sqrt(ranked.var / r.size)
+    assert r.var() == pytest.approx(ranked.var, rel=0.03)
+    assert r.min() >= ranked.low - 1e-9 and r.max() <= ranked.high + 1e-9
+    ps = np.concatenate([satterthwaite_sf(r, 0.0, ranked.var, ranked.low),
+                         satterthwaite_sf(-r, 0.0, ranked.var, -ranked.high)])
+    assert 0.2e-2 <= np.mean(ps <= 1e-2) <= 1.5e-2
+    assert np.mean(ps <= 1e-3) <= 2e-3
+
+
+def test_sorted_trend_sits_out_where_a_few_samples_carry_the_positions():
+    sizes = np.r_[np.ones(16, dtype=int), 10_000]
+    x = np.zeros(int(sizes.sum()), dtype=int)
+    x[:5] = 1
+    assert not _ranked(sizes, x)[1].regular
+    assert S.window_drift_test(x, sizes).details["rank_trend_pvalue"] == 1.0
+
+
+def test_sorted_trend_finds_a_buffer_in_four_batches():
+    """A shuffle buffer of half the stream over class-sorted data, 128 labels in 4 batches: each
+    class is spread over the stream, but the labels still rise along it."""
+    found, by_rank = 0, 0
+    for seed in range(20):
+        x = syn.shuffle_buffer(syn.sorted_epoch(128, syn.uniform_shares(10)), 64, np.random.default_rng(seed))
+        r = S.window_drift_test(x, np.full(4, 32), rng=np.random.default_rng(0), mc_below=2.5e-4)
+        found += r.pvalue <= 2.5e-4
+        by_rank += r.details["rank_trend"] == 1.0 and r.details["rank_correlation"] > 0
+    assert found >= 4 and by_rank >= 15
+
+
+def test_check_says_labels_rise_along_the_stream():
+    import loadercheck
+
+    x = syn.shuffle_buffer(syn.sorted_epoch(256, syn.uniform_shares(10)), 128, np.random.default_rng(2))
+    batches = [(np.zeros((32, 1)), x[i:i + 32]) for i in range(0, x.size, 32)]
+    result = loadercheck.check(batches)["window-drift"]
+    assert str(result.status) == "fail"
+    assert "labels rise along it (rank correlation with position +0." in result.message
