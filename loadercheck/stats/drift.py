@@ -9,10 +9,12 @@ trend of every class's share along the stream, T = (n-1)/sum(a^2) sum_c S_c^2 / 
 S_c = sum_{t: x_t = c} a_t and a_t the centred position of sample t's batch (so the order inside a
 batch does not count); E T = k - 1 exactly under the permutation null, chi-square(k - 1) tail (a
 score test for a linear drift of the class shares: k - 1 degrees of freedom where the windows spend
-(windows - 1)(k - 1)). A last component sees a stream partly sorted by label (one stretch per class,
-in increasing or decreasing label order): the linear permutation statistic L of :class:`_Sorted`,
-both directions. Check p = (J + 3) min_j p_j (Bonferroni over the J scales, the trend and the two
-sorted directions; the trend and the sorted order sit out when a few batches hold the positions).
+(windows - 1)(k - 1)). Two more see a stream partly sorted by label, each in both directions: the
+sorted order (:class:`_Sorted`: one stretch per class, in increasing or decreasing label order) and
+the sorted trend (:class:`_RankTrend`: the labels' ranks rising or falling along the stream, as
+behind a shuffle buffer over sorted data). Check p = (J + 5) min_j p_j (Bonferroni over the J
+scales, the trend and the four sorted parts; all but the windows sit out when a few batches hold
+the positions). From 4 to 15 batches only the trend and the sorted parts run.
 The permutation net uses max_j -log p_j on permuted rows (Westfall-Young: no Bonferroni loss).
 """
 
