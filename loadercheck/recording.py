@@ -163,19 +163,22 @@ class StreamRecorder:
                 buffer.defer(array, index)  # type: ignore[arg-type]  # hashed and summarised with its neighbours
             else:
                 self._flush(buffer)  # what is pending comes first
-                if buffer.features is not None:
-                    summary = (_quietly(feature_summaries, source, labels.size) if labels.size
-                               else np.empty((0, len(FEATURE_NAMES))))
-                    if summary is None:
-                        buffer.features = None
-                        self._note(f"input summaries skipped (batch {index}): the inputs are not numeric arrays "
-                                   "with one row per label; the input-drift check needs them")
-                    else:
-                        buffer.features.append(summary)
-                if buffer.fingerprints is not None:
-                    self._fingerprint(buffer, source, labels.size, index)
+                self._summarise(buffer, source, labels.size, index)
+                self._fingerprint(buffer, source, labels.size, index)
         buffer.labels.append(labels)
         buffer.samples += labels.size
+
+    def _summarise(self, buffer: _EpochBuffer, inputs: object, n: int, index: int) -> None:
+        """Summarise one batch's inputs now (those :func:`_deferrable` refuses)."""
+        if buffer.features is None:
+            return
+        summary = _quietly(feature_summaries, inputs, n) if n else np.empty((0, len(FEATURE_NAMES)))
+        if summary is None:
+            buffer.features = None
+            self._note(f"input summaries skipped (batch {index}): the inputs are not numeric arrays "
+                       "with one row per label; the input-drift check needs them")
+        else:
+            buffer.features.append(summary)
 
     def _fingerprint(self, buffer: _EpochBuffer, inputs: object, n: int, index: int) -> None:
         """Hash one batch's inputs now (those :func:`_deferrable` refuses: lists, large rows, odd shapes)."""

@@ -170,10 +170,6 @@ class _Sorted:
     def __init__(self, sizes: np.ndarray, counts: np.ndarray) -> None:
         n = int(sizes.sum())
         self.sizes, self.k = sizes, counts.size
-        ends = np.cumsum(sizes)
-        self.batch_start = np.repeat(ends - sizes, sizes).astype(np.int32)
-        self.batch_end = np.repeat(ends, sizes).astype(np.int32)
-        self.inv_size = np.repeat(1.0 / sizes, sizes)
         class_end = np.cumsum(counts)
         class_start = class_end - counts
         # (start, end) of each class's block, increasing then decreasing order
@@ -189,14 +185,21 @@ class _Sorted:
         # stream reached p 1e-88). Otherwise the component sits out.
         self.regular = all(0.0 < largest <= var for var, largest in moments)
         self._dense: np.ndarray | None = None
-        if sizes.size * counts.size <= LOOKUP_CELLS:
+        # per sample: its batch's first cell in the (batch, class) table, or (many cells) its batch's span
+        self.lookup = sizes.size * counts.size <= LOOKUP_CELLS
+        if self.lookup:
             self.batch_cell = np.repeat(np.arange(sizes.size, dtype=np.int64) * counts.size, sizes)
+        else:
+            ends = np.cumsum(sizes)
+            self.batch_start = np.repeat(ends - sizes, sizes).astype(np.int32)
+            self.batch_end = np.repeat(ends, sizes).astype(np.int32)
+            self.inv_size = np.repeat(1.0 / sizes, sizes)
 
     def statistics(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """L of each row (a stream or permuted streams, last axis samples), both directions."""
-        if self.sizes.size * self.k <= LOOKUP_CELLS:  # W read from a (batch, class) table
-            cells = self.batch_cell + rows
-            return self.table()[0][cells].sum(axis=-1), self.table()[1][cells].sum(axis=-1)
+        if self.lookup:  # W read from the (batch, class) table
+            both = self.table()[:, self.batch_cell + rows].sum(axis=-1)
+            return both[0], both[1]
         out = []
         for lo, hi in self.blocks:
             overlap = np.minimum(self.batch_end, hi[rows]) - np.maximum(self.batch_start, lo[rows])
@@ -230,7 +233,6 @@ class _Sorted:
 def _pieces(sizes: np.ndarray, counts: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     """The nonzero W_bc: ``(batch, class, W)`` of every piece where a batch meets a class block (a batch
     meets at most a few blocks: at most B + k pieces, no pair twice)."""
-    n = int(sizes.sum())
     ends = np.cumsum(sizes)
     cuts = np.union1d(np.concatenate([[0], ends]), np.concatenate([lo, hi]))
     left, length = cuts[:-1], np.diff(cuts)
@@ -240,7 +242,6 @@ def _pieces(sizes: np.ndarray, counts: np.ndarray, lo: np.ndarray, hi: np.ndarra
     present = np.flatnonzero(counts)  # empty classes have empty blocks that share a start with others
     order = present[np.argsort(lo[present], kind="stable")]
     cls = order[np.searchsorted(lo[order], left, side="right") - 1]
-    assert left.size == 0 or left[-1] < n
     return batch, cls, length / sizes[batch]
 
 
@@ -412,10 +413,11 @@ def window_drift_test(
     ws = _window_pair_sums(x, scales, k, inv)
     ps = np.array([float(satterthwaite_sf(w, sc.mean, sc.var, sc.w0)[()]) for w, sc in zip(ws, scales)] or [1.0])
     trend = _Trend(sizes, counts)
-    t_stat = trend.statistic(x)
+    position_sums = trend.sums(x)  # S_c: the trend and the sorted trend both read them
+    t_stat = float(trend.from_sums(position_sums))
     t_p = max(float(chi2_sf(t_stat, trend.df)), TINY) if trend.regular else 1.0  # never 0, as every tail here
     ranked = _RankTrend(trend, counts)
-    r_stat, *rank_ps = ranked.sf(trend.sums(x))
+    r_stat, *rank_ps = ranked.sf(position_sums)
     r_p = max(min(rank_ps), TINY) if ranked.regular else 1.0
     in_order = _Sorted(sizes, counts)
     up, down = (float(v[()]) for v in in_order.statistics(x))
