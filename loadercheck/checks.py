@@ -146,8 +146,8 @@ def _describe_drift(r: TestResult, ctx: Context) -> str:
         return f"the {what} is steady along the stream (strongest: kappa {r.effect:.3f} over windows of {int(d['window']):,} samples)"
     if d.get("sorted") == 1.0:
         order = "descending" if d.get("sorted_descending") == 1.0 else "ascending"
-        return (f"the stream is partly in sorted order: {100 * d['sorted_rate']:.1f}% of samples sit where sorting "
-                f"by {ctx.unit} ({order}) would put them; a shuffled feed: {100 * d['sorted_expected_rate']:.1f}%")
+        return (f"the stream is partly in sorted order: {100 * d['sorted_rate']:.1f}% of samples sit at or near where "
+                f"sorting by {ctx.unit} ({order}) would put them; a shuffled feed: {100 * d['sorted_expected_rate']:.1f}%")
     if d.get("rank_trend") == 1.0:
         direction = "rise" if d["rank_correlation"] > 0 else "fall"
         return (f"the stream is partly in sorted order: {ctx.unit}s {direction} along it (rank correlation "

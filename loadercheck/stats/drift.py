@@ -152,6 +152,12 @@ class _RankTrend:
 LOOKUP_CELLS = 1 << 21
 """Up to this many (batch, class) cells (16 MiB), L reads W from a table rather than computing overlaps."""
 
+BLUR_SHARE = 0.1
+"""The sorted order blurs each class's stretch by a box of half-width one mean stretch (n / classes),
+at most this share of the stream: a partial sort puts class c's samples near its stretch, not inside
+it (the sorted subset's class counts move the boundaries), and at the sizes where a 5-20% partial
+sort becomes detectable the boundaries move by about a tenth of the stream."""
+
 
 class _Sorted:
     """The sorted-order component: how many samples sit where a class-sorted stream would put them.
@@ -160,14 +166,16 @@ class _Sorted:
     in increasing code order, which is increasing label value; or decreasing). With batch b spanning
     positions [B_b, B_b + s_b), W_bc = |batch b within block c| / s_b, and L = sum_t W_{b(t), x_t}:
     the share of each sample's batch that a sorted stream gives its class, summed (batch-level, so
-    the order inside a batch does not count). Under the permutation null L is a linear permutation
-    statistic with exact mean sum_c n_c^2 / n and Hoeffding's exact variance; shifted-Satterthwaite
-    tail at 0 (a gamma with twice the skew of a match count: conservative). A partial sort or a
-    shuffle buffer over class-sorted data raises L in the one direction it was sorted: a 1-df test
-    where the windows spend (windows - 1)(k - 1).
+    the order inside a batch does not count). The blocks are blurred by a box of half-width
+    ``reach`` (one mean block, at most ``BLUR_SHARE`` of the stream; sharp when the table is too large
+    to hold, or when blurred W would not be regular): a partially sorted class lands near its block,
+    and the blur counts it. Under the permutation null L is a linear permutation statistic with exact
+    mean sum_c n_c^2 / n and Hoeffding's exact variance; shifted-Satterthwaite tail from the least
+    value L can take. A partial sort or a shuffle buffer over class-sorted data raises L in the one
+    direction it was sorted: a 1-df test where the windows spend (windows - 1)(k - 1).
     """
 
-    def __init__(self, sizes: np.ndarray, counts: np.ndarray) -> None:
+    def __init__(self, sizes: np.ndarray, counts: np.ndarray, blur: bool = True) -> None:
         n = int(sizes.sum())
         self.sizes, self.k = sizes, counts.size
         class_end = np.cumsum(counts)
@@ -175,18 +183,14 @@ class _Sorted:
         # (start, end) of each class's block, increasing then decreasing order
         self.blocks = tuple((lo.astype(np.int32), hi.astype(np.int32))
                             for lo, hi in ((class_start, class_end), (n - class_end, n - class_start)))
-        self.pieces = [_pieces(sizes, counts, lo, hi) for lo, hi in self.blocks]
-        self.mean = float(counts @ counts) / n
-        moments = [_linear_moments(sizes, counts, *piece) for piece in self.pieces]
-        self.var = tuple(var for var, _ in moments)
-        self.floor = tuple(_linear_floor(sizes, counts, *piece) for piece in self.pieces)
-        # Hoeffding's condition for the normal-like tail: no single placement moves L by more than about
-        # its standard deviation (a huge batch beside 16 single samples, 5 of one class: a shuffled
-        # stream reached p 1e-88). Otherwise the component sits out.
-        self.regular = all(0.0 < largest <= var for var, largest in moments)
+        self.lookup = sizes.size * counts.size <= LOOKUP_CELLS
+        # blurred stretches where W is read from a table; the overlap path (huge tables) stays sharp
+        reach = min(BLUR_SHARE * n, n / np.count_nonzero(counts)) if self.lookup and blur else 0.0
+        self.reach = self._build(sizes, counts, reach)
+        if reach > 0 and not self.regular:
+            self.reach = self._build(sizes, counts, 0.0)  # sharp stretches may still be regular
         self._dense: np.ndarray | None = None
         # per sample: its batch's first cell in the (batch, class) table, or (many cells) its batch's span
-        self.lookup = sizes.size * counts.size <= LOOKUP_CELLS
         if self.lookup:
             self.batch_cell = np.repeat(np.arange(sizes.size, dtype=np.int64) * counts.size, sizes)
         else:
@@ -194,6 +198,19 @@ class _Sorted:
             self.batch_start = np.repeat(ends - sizes, sizes).astype(np.int32)
             self.batch_end = np.repeat(ends, sizes).astype(np.int32)
             self.inv_size = np.repeat(1.0 / sizes, sizes)
+
+    def _build(self, sizes: np.ndarray, counts: np.ndarray, reach: float) -> float:
+        """The pieces of W, their moments, floors and regularity, with stretches blurred by ``reach``."""
+        self.pieces = [_pieces(sizes, counts, lo, hi, reach) for lo, hi in self.blocks]
+        moments = [_linear_moments(sizes, counts, *piece) for piece in self.pieces]
+        self.mean = moments[0][0]  # the same both ways: the decreasing blocks mirror the increasing ones
+        self.var = tuple(var for _, var, _ in moments)
+        self.floor = tuple(_linear_floor(sizes, counts, *piece) for piece in self.pieces)
+        # Hoeffding's condition for the normal-like tail: no single placement moves L by more than about
+        # its standard deviation (a huge batch beside 16 single samples, 5 of one class: a shuffled
+        # stream reached p 1e-88). Otherwise the component sits out.
+        self.regular = all(0.0 < largest <= var for _, var, largest in moments)
+        return reach
 
     def statistics(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """L of each row (a stream or permuted streams, last axis samples), both directions."""
@@ -205,6 +222,15 @@ class _Sorted:
             overlap = np.minimum(self.batch_end, hi[rows]) - np.maximum(self.batch_start, lo[rows])
             out.append(np.maximum(overlap, 0) @ self.inv_size)
         return out[0], out[1]
+
+    def of_stream(self, x: np.ndarray) -> tuple[float, float]:
+        """L of one stream, both directions, from its batch x class counts where W is a table (so the
+        order inside a batch cannot move even the last bit of a blurred sum)."""
+        if not self.lookup:
+            return tuple(float(v) for v in self.statistics(x))
+        counts = np.bincount(self.batch_cell + x, minlength=self.sizes.size * self.k).astype(np.float64)
+        up, down = self.table() @ counts
+        return float(up), float(down)
 
     def table(self) -> np.ndarray:
         """W of every (batch, class), flat, one row per direction: ``(2, batches * k)``."""
@@ -230,26 +256,54 @@ class _Sorted:
                      for v, var, floor in zip((up, down), self.var, self.floor))
 
 
-def _pieces(sizes: np.ndarray, counts: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-    """The nonzero W_bc: ``(batch, class, W)`` of every piece where a batch meets a class block (a batch
-    meets at most a few blocks: at most B + k pieces, no pair twice)."""
-    ends = np.cumsum(sizes)
-    cuts = np.union1d(np.concatenate([[0], ends]), np.concatenate([lo, hi]))
-    left, length = cuts[:-1], np.diff(cuts)
-    keep = length > 0
-    left, length = left[keep], length[keep].astype(np.float64)
-    batch = np.searchsorted(ends, left, side="right")
-    present = np.flatnonzero(counts)  # empty classes have empty blocks that share a start with others
-    order = present[np.argsort(lo[present], kind="stable")]
-    cls = order[np.searchsorted(lo[order], left, side="right") - 1]
-    return batch, cls, length / sizes[batch]
+def _pieces(sizes: np.ndarray, counts: np.ndarray, lo: np.ndarray, hi: np.ndarray, reach: float = 0.0):
+    """The nonzero W_bc: ``(batch, class, W)`` of every piece where a batch meets a class's stretch.
+
+    Sharp (``reach`` 0): W_bc = |batch b within [lo_c, hi_c)| / s_b; a batch meets at most a few
+    stretches, so at most B + k pieces. Blurred: the stretch's indicator is averaged over a box of
+    half-width ``reach`` positions (the first and last stretches run on past the stream's ends, so the
+    W of a batch still sum to 1), and W_bc is that profile's mean over the batch, in closed form."""
+    if reach <= 0:
+        ends = np.cumsum(sizes)
+        cuts = np.union1d(np.concatenate([[0], ends]), np.concatenate([lo, hi]))
+        left, length = cuts[:-1], np.diff(cuts)
+        keep = length > 0
+        left, length = left[keep], length[keep].astype(np.float64)
+        batch = np.searchsorted(ends, left, side="right")
+        present = np.flatnonzero(counts)  # empty classes have empty blocks that share a start with others
+        order = present[np.argsort(lo[present], kind="stable")]
+        cls = order[np.searchsorted(lo[order], left, side="right") - 1]
+        return batch, cls, length / sizes[batch]
+    n = float(sizes.sum())
+    ends = np.cumsum(sizes).astype(np.float64)
+    starts = ends - sizes
+    cls = np.flatnonzero(counts)
+    a, z = lo[cls].astype(np.float64), hi[cls].astype(np.float64)
+    a[a == a.min()], z[z == z.max()] = -reach - 1.0, n + reach + 1.0
+    first = np.searchsorted(ends, a - reach, side="right")
+    last = np.minimum(np.searchsorted(starts, z + reach, side="left"), sizes.size) - 1
+    span = np.maximum(last - first + 1, 0)
+    offset = np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span)
+    batch = np.repeat(first, span) + offset
+    a, z = np.repeat(a, span), np.repeat(z, span)
+    e, s = ends[batch], starts[batch]
+
+    def twice_integrated(x: np.ndarray) -> np.ndarray:  # the integral of min(max(x - a, 0), z - a) from a to x
+        inside = np.clip(x, a, z) - a
+        return 0.5 * inside * inside + (z - a) * np.maximum(x - z, 0.0)
+
+    mass = (twice_integrated(e + reach) - twice_integrated(s + reach)
+            - twice_integrated(e - reach) + twice_integrated(s - reach)) / (2.0 * reach)
+    w = mass / sizes[batch]
+    keep = w > 1e-12
+    return batch[keep], np.repeat(cls, span)[keep], w[keep]
 
 
 def _linear_floor(sizes: np.ndarray, counts: np.ndarray, batch: np.ndarray, cls: np.ndarray,
                   w: np.ndarray) -> float:
     """A lower bound on L: each class on its own takes the positions where its W is smallest (the
     classes compete for positions, so together they cannot do better). A class has W = 0 outside the
-    batches meeting its block, so only a class holding most of the stream adds anything: a 95/5
+    batches its (blurred) block reaches, so only a class holding most of the stream adds anything: a 95/5
     stream's L is 926 + 2 Y with Y the rare class's count in its own block, and the tail must start
     at 926, not 0 (from 0 it was anti-conservative 3-11x at 1e-3-1e-4)."""
     n = int(sizes.sum())
@@ -265,20 +319,22 @@ def _linear_floor(sizes: np.ndarray, counts: np.ndarray, batch: np.ndarray, cls:
 
 
 def _linear_moments(sizes: np.ndarray, counts: np.ndarray, batch: np.ndarray, cls: np.ndarray,
-                    w: np.ndarray) -> tuple[float, float]:
-    """Exact permutation variance of L = sum_t W_{b(t), x_t} (Hoeffding 1951), and a bound on the largest
-    squared centred entry e_bc^2. With r_b, q_c, m the row, column and grand means of W over positions x
-    samples, e_bc = W_bc - r_b - q_c + m and Var L = sum_bc s_b n_c e_bc^2 / (n - 1), expanded as
-    (sum s n W^2 - n sum_b s_b r_b^2 - n sum_c n_c q_c^2 + n^2 m^2) / (n - 1) on the nonzero W only."""
+                    w: np.ndarray) -> tuple[float, float, float]:
+    """Exact permutation mean and variance of L = sum_t W_{b(t), x_t} (Hoeffding 1951), and a bound on
+    the largest squared centred entry e_bc^2. With r_b, q_c, m the row, column and grand means of W over
+    positions x samples, E L = n m, e_bc = W_bc - r_b - q_c + m and Var L = sum_bc s_b n_c e_bc^2 / (n - 1),
+    expanded as (sum s n W^2 - n sum_b s_b r_b^2 - n sum_c n_c q_c^2 + n^2 m^2) / (n - 1) on the nonzero W
+    only. Sharp blocks give q_c = n_c / n and E L = sum_c n_c^2 / n; a blurred first or last block
+    loses a little of its neighbours' mass past the stream's ends."""
     n = int(sizes.sum())
     s_b, n_c = sizes[batch].astype(np.float64), counts[cls].astype(np.float64)
     r = np.bincount(batch, weights=n_c * w, minlength=sizes.size) / n
-    q = counts / n  # sum_b s_b W_bc = n_c
-    m = float(counts @ counts) / (n * n)
+    q = np.bincount(cls, weights=s_b * w, minlength=counts.size) / n
+    m = float(counts @ q) / n
     total = float((s_b * n_c * w * w).sum()) - n * float(sizes @ (r * r)) - n * float(counts @ (q * q)) + n * n * m * m
     on_pieces = float(np.max(np.abs(w - r[batch] - q[cls] + m), initial=0.0))
     elsewhere = float(r.max()) + float(q.max())  # |0 - r_b - q_c + m| <= r_b + q_c (m <= both maxima)
-    return max(total, 0.0) / (n - 1.0), max(on_pieces, elsewhere) ** 2
+    return n * m, max(total, 0.0) / (n - 1.0), max(on_pieces, elsewhere) ** 2
 
 
 def _window_pair_sums(x: np.ndarray, scales: list[_Scale], k: int, weights: np.ndarray | None) -> list[float]:
@@ -420,7 +476,7 @@ def window_drift_test(
     r_stat, *rank_ps = ranked.sf(position_sums)
     r_p = max(min(rank_ps), TINY) if ranked.regular else 1.0
     in_order = _Sorted(sizes, counts)
-    up, down = (float(v[()]) for v in in_order.statistics(x))
+    up, down = in_order.of_stream(x)
     sorted_ps = [max(p, TINY) if in_order.regular else 1.0 for p in in_order.sf(up, down)]
     descending = int(sorted_ps[1] < sorted_ps[0])
     s_p = sorted_ps[descending]

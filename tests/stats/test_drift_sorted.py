@@ -39,30 +39,37 @@ def test_the_nets_batch_tables_give_the_same_statistic():
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
-def test_the_floor_bounds_every_arrangement_and_is_tight_for_a_majority_class():
-    """95/5: L = 926 + 2 Y (Y: the rare class inside its own block), so the floor is 926 and reached."""
+@pytest.mark.parametrize("blur", [False, True])
+def test_the_floor_bounds_every_arrangement_and_is_tight_for_a_majority_class(blur):
+    """95/5, sharp blocks: L = 926 + 2 Y (Y: the rare class inside its own block), so the floor is 926
+    and reached; blurred blocks: the floor is reached too (the rare class kept out of its blurred block)."""
     counts = np.array([975, 49])
     sizes = np.full(32, 32)
     x = np.repeat([0, 1], counts)
-    in_order = _Sorted(sizes, counts)
+    in_order = _Sorted(sizes, counts, blur=blur)
+    assert (in_order.reach > 0) == blur
     up, down = in_order.statistics(_permuted(x, 20_000, 3))
-    assert in_order.floor[0] == pytest.approx(926.0) and in_order.floor[1] == pytest.approx(926.0)
+    if not blur:
+        assert in_order.floor[0] == pytest.approx(926.0) and in_order.floor[1] == pytest.approx(926.0)
     assert up.min() >= in_order.floor[0] - 1e-9 and down.min() >= in_order.floor[1] - 1e-9
-    assert up.min() == pytest.approx(926.0)  # Y = 0 happens (P ~ 0.1)
-    balanced = _Sorted(sizes, np.array([512, 512]))
-    assert balanced.floor == (0.0, 0.0)  # every class has room outside its block
+    assert up.min() == pytest.approx(in_order.floor[0])  # Y = 0 happens (P ~ 0.1 sharp, ~ 0.2 blurred)
+    balanced = _Sorted(sizes, np.array([512, 512]), blur=blur)
+    reversed_up = balanced.statistics(np.repeat([1, 0], 512))[0]  # sorted the other way: the least L
+    assert balanced.floor[0] == pytest.approx(float(reversed_up))
+    assert (balanced.floor == (0.0, 0.0)) != blur  # sharp: every class has room outside its block
 
 
-@pytest.mark.parametrize("shares, n, b", [
-    (syn.uniform_shares(10), 1024, 32),
-    (np.array([0.95, 0.05]), 1024, 32),  # anti-conservative (5x at 1e-3) with the tail started at 0
-    (syn.zipf_shares(100, 1.5), 1024, 2),
-    (syn.uniform_shares(1000), 16384, 256),
+@pytest.mark.parametrize("shares, n, b, blur", [
+    (syn.uniform_shares(10), 1024, 32, True),
+    (syn.uniform_shares(10), 1024, 32, False),
+    (np.array([0.95, 0.05]), 1024, 32, True),  # sharp: anti-conservative (5x at 1e-3) with the tail from 0
+    (syn.zipf_shares(100, 1.5), 1024, 2, True),
+    (syn.uniform_shares(1000), 16384, 256, True),
 ])
-def test_fast_tail_is_calibrated_on_clean_streams(shares, n, b):
+def test_fast_tail_is_calibrated_on_clean_streams(shares, n, b, blur):
     """Both ways: at most 1.5x and at least 0.2x the nominal rate at 1e-2, never far above at 1e-3."""
     x = syn.shuffled(n, shares, np.random.default_rng(4), replace=True)
-    in_order = _Sorted(np.full(n // b, b), np.bincount(x))
+    in_order = _Sorted(np.full(n // b, b), np.bincount(x), blur=blur)
     assert in_order.regular
     reps = 40_000 if n <= 1024 else 6_000
     ps = np.concatenate([satterthwaite_sf(v, in_order.mean, var, floor)
@@ -149,7 +156,7 @@ def test_overlaps_and_the_lookup_table_agree(monkeypatch):
     sizes = np.r_[np.full(30, 7), 3, np.full(10, 11)]
     x = rng.integers(0, 13, int(sizes.sum()))
     rows = _permuted(x, 7, 4)
-    by_table = _Sorted(sizes, np.bincount(x)).statistics(rows)
+    by_table = _Sorted(sizes, np.bincount(x), blur=False).statistics(rows)  # the overlaps are sharp
     monkeypatch.setattr(drift, "LOOKUP_CELLS", 0)
     by_overlap = _Sorted(sizes, np.bincount(x)).statistics(rows)
     for a, b in zip(by_table, by_overlap):
