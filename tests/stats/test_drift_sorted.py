@@ -222,3 +222,19 @@ def test_check_says_labels_rise_along_the_stream():
     result = loadercheck.check(batches)["window-drift"]
     assert str(result.status) == "fail"
     assert "labels rise along it (rank correlation with position +0." in result.message
+
+
+@pytest.mark.parametrize("fraction, n, margin", [(0.05, 3072, 7), (0.2, 384, 3)])
+def test_blurred_stretches_find_partial_sorts_the_sharp_ones_miss(fraction, n, margin):
+    """A partial sort's chosen samples land near their class's stretch, not in it (the chosen class
+    counts move the boundaries by about a tenth of the stream where the sort becomes detectable):
+    5% of 3,072 labels (found in 95 of 100 streams blurred, 85 sharp) and 20% of 384 (94, 89), the
+    same streams read both ways."""
+    found = {True: 0, False: 0}
+    for seed in range(100):
+        x = syn.partial_sort(n, syn.uniform_shares(10), fraction, np.random.default_rng(seed))
+        for blur in (True, False):
+            in_order = _Sorted(np.full(n // 32, 32), np.bincount(x), blur=blur)
+            up = in_order.of_stream(x)[0]
+            found[blur] += satterthwaite_sf(up, in_order.mean, in_order.var[0], in_order.floor[0]) <= 1e-4
+    assert found[True] >= found[False] + margin, found
