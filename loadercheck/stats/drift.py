@@ -170,8 +170,8 @@ class _Sorted:
     ``reach`` (one mean block, at most ``BLUR_SHARE`` of the stream; sharp when the table is too large
     to hold, or when blurred W would not be regular): a partially sorted class lands near its block,
     and the blur counts it. Under the permutation null L is a linear permutation statistic with exact
-    mean sum_c n_c^2 / n and Hoeffding's exact variance; shifted-Satterthwaite tail from the least
-    value L can take. A partial sort or a shuffle buffer over class-sorted data raises L in the one
+    mean (sum_c n_c^2 / n for sharp blocks; a blurred end block loses a little mass past the stream's
+    ends) and Hoeffding's exact variance; shifted-Satterthwaite tail from the least value L can take. A partial sort or a shuffle buffer over class-sorted data raises L in the one
     direction it was sorted: a 1-df test where the windows spend (windows - 1)(k - 1).
     """
 
