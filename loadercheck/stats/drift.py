@@ -337,6 +337,77 @@ def _linear_moments(sizes: np.ndarray, counts: np.ndarray, batch: np.ndarray, cl
     return n * m, max(total, 0.0) / (n - 1.0), max(on_pieces, elsewhere) ** 2
 
 
+STAIRCASE_MAX_LABELS = 2048
+"""The staircase runs on streams of at most this many labels, where the permutation net that alone can
+judge it is cheap (and runs at any fast p-value already, ``permutation.CHEAP_NET_COST``)..."""
+STAIRCASE_MAX_BATCHES = 64
+"""... of at most this many batches (its dynamic program steps through the batches one by one: with
+2,048 batches of 1 a net certifying a 20% partial sort took 13 s) ..."""
+STAIRCASE_MAX_CLASSES = 64
+"""... and at most this many classes."""
+STAIRCASE_GATE = 0.05
+"""window-drift asks for its net (``details["wants_net"]``) when the staircase runs and the fast p-value
+of the other parts is at most this: the staircase has no closed-form tail, so only the net reads it."""
+_STAIRCASE_CALIBRATION_ROWS = 512
+
+
+def _staircase_runs(n: int, batches: int, k: int) -> bool:
+    return n <= STAIRCASE_MAX_LABELS and batches <= STAIRCASE_MAX_BATCHES and k <= STAIRCASE_MAX_CLASSES
+
+
+class _Staircase:
+    """The sorted staircase: the most labels a path through the batch x class count table collects,
+    going down the batches and up the classes (or down them), one step at a time.
+
+    S = max over non-decreasing paths of the counts on the path: the longest subsequence of whole
+    batches' labels that is sorted, at batch level (the order inside a batch does not count). A
+    partial sort leaves a sorted subsequence wherever its boundaries fall, so S does not depend on
+    where a class's sorted samples land; a shuffle buffer over sorted data leaves one too. No
+    closed-form tail: the component lives in the permutation net's max statistic only, standardised
+    by a gamma matched to three moments of permutations drawn from a generator seeded by the label
+    multiset and the batch sizes (a fixed function of what the permutations preserve, so the net's
+    p-value stays exact whatever the fit).
+    """
+
+    def __init__(self, x: np.ndarray, sizes: np.ndarray, k: int) -> None:
+        self.sizes, self.k = sizes, k
+        self.batch_cell = np.repeat(np.arange(sizes.size, dtype=np.int64) * k, sizes)
+        multiset = np.sort(x)
+        digest = np.random.default_rng([int(x.size), k, *np.bincount(x, minlength=k).tolist(),
+                                        *sizes.tolist()])
+        rows = digest.permuted(np.broadcast_to(multiset, (_STAIRCASE_CALIBRATION_ROWS, x.size)), axis=1)
+        null = self.statistics(rows)
+        self.mean, self.var = float(null.mean()), max(float(null.var()), 1e-12)
+        sd = np.sqrt(self.var)
+        skew = float(np.mean((null - self.mean) ** 3)) / sd**3
+        # a gamma matched to the three moments (a longest-path maximum is skewed right: a normal fit put
+        # 7-20x the nominal share of shuffled rows beyond its 1e-4 point, and crowded the net's max)
+        self.floor = self.mean - 2.0 * sd / float(np.clip(skew, 0.05, 4.0))
+
+    def tables(self, rows: np.ndarray) -> np.ndarray:
+        reps = rows.shape[0]
+        cells = (np.arange(reps, dtype=np.int64)[:, None] * (self.sizes.size * self.k) + self.batch_cell + rows).ravel()
+        return np.bincount(cells, minlength=reps * self.sizes.size * self.k).reshape(reps, self.sizes.size, self.k)
+
+    def from_tables(self, tables: np.ndarray) -> np.ndarray:
+        """S of each row, the larger of the two directions, from ``(reps, batches, k)`` count tables."""
+        reps = tables.shape[0]
+        both = np.concatenate([tables, tables[:, :, ::-1]]).astype(np.float64)  # up, then down the classes
+        best = np.zeros((2 * reps, self.k))
+        for j in range(both.shape[1]):  # best[c]: most labels on a path ending at (batch j, class c)
+            row = both[:, j, :]
+            upto = np.cumsum(row, axis=1)
+            best = upto + np.maximum.accumulate(best - (upto - row), axis=1)  # upto - row: classes below c
+        return np.maximum(best[:reps, -1], best[reps:, -1])
+
+    def statistics(self, rows: np.ndarray) -> np.ndarray:
+        return self.from_tables(self.tables(rows))
+
+    def logsf(self, values: np.ndarray) -> np.ndarray:
+        """-log of the fitted tail: the component's share of the net's max statistic."""
+        return -satterthwaite_logsf(values, self.mean, self.var, self.floor)
+
+
 def _window_pair_sums(x: np.ndarray, scales: list[_Scale], k: int, weights: np.ndarray | None) -> list[float]:
     """Per scale, sum_w (1/s_w) sum_c w_c N_wc (N_wc - 1) of one stream (``weights`` None: w = 1).
 
@@ -378,6 +449,7 @@ def _factory(k: int):
         in_order = _Sorted(sizes, counts)
         if not (scales or trend.regular or in_order.regular or ranked.regular):
             return None
+        stair = _Staircase(x, sizes, k) if _staircase_runs(x.size, sizes.size, k) else None
 
         nb = sizes.size
         batch_of = segment_ids(sizes) * k
@@ -400,6 +472,8 @@ def _factory(k: int):
                 table = np.bincount(cells, minlength=reps * nb * k).reshape(reps, nb, k)
                 best = np.broadcast_to(position_parts(
                     trend.sums_from_tables(table), in_order.from_tables(table) if in_order.regular else ()), reps)
+                if stair is not None:
+                    best = np.maximum(best, stair.logsf(stair.from_tables(table)))
                 for sc, st in zip(scales, starts):
                     win = np.add.reduceat(table, st, axis=1).astype(np.float64)
                     w = ((win * (win - 1.0)) @ inv) @ sc.inv_len
@@ -407,6 +481,8 @@ def _factory(k: int):
                 return best
             best = np.broadcast_to(position_parts(
                 trend.sums_of_rows(rows), in_order.statistics(rows) if in_order.regular else ()), reps)
+            if stair is not None:
+                best = np.maximum(best, stair.logsf(stair.statistics(rows)))
             flat = rows.ravel()
             for sc in scales:
                 cells = segment_table(flat, np.tile(sc.lengths, reps), k)
@@ -499,10 +575,13 @@ def window_drift_test(
     method = (f"shifted Satterthwaite tails on exact permutation moments: {', '.join(components)} (Bonferroni over "
               f"{parts}" + ("" if trend.regular and in_order.regular and ranked.regular else
                             "; the rest sit out: a few batches hold the spread of positions") + ")")
+    # the staircase has no tail of its own: the net reads it, so a short stream asks for its net
+    wants_net = _staircase_runs(n, sizes.size, k) and fast <= STAIRCASE_GATE
     net = safety_net(
         fast, method, cant, _factory(k), x, sizes,
         rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
         reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget, min_batches=16,
+        force=wants_net,
     )
     windows = sc.lengths.size
     kobs = observed.size
@@ -530,6 +609,7 @@ def window_drift_test(
         "rank_correlation": r_stat / ranked.norm if ranked.norm > 0 else 0.0,
         "rank_trend_pvalue": min(1.0, 2.0 * r_p),
         "fast_pvalue": fast,
+        "wants_net": float(wants_net),
         **net.details,
     }
     return TestResult(float(n * w_j + windows * kobs - n), net.pvalue, kappa(rate, a2), net.method, details)
