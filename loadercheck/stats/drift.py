@@ -581,7 +581,7 @@ def window_drift_test(
         fast, method, cant, _factory(k), x, sizes,
         rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
         reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget, min_batches=16,
-        force=wants_net,
+        force=wants_net and fast > mc_below,  # below mc_below the net runs anyway (or the tail stands)
     )
     windows = sc.lengths.size
     kobs = observed.size
