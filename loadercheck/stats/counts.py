@@ -32,6 +32,13 @@ def segment_ids(lengths: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(lengths.size, dtype=np.int64), lengths)
 
 
+def dense_tables(rows: np.ndarray, lengths: np.ndarray, k: int) -> np.ndarray:
+    """The dense segment x class count table of every row of an ``(R, n)`` code matrix: ``(R, segments, k)``."""
+    reps, segments = rows.shape[0], lengths.size
+    cells = (np.arange(reps, dtype=np.int64)[:, None] * (segments * k) + segment_ids(lengths) * k + rows).ravel()
+    return np.bincount(cells, minlength=reps * segments * k).reshape(reps, segments, k)
+
+
 def _small_dtype(k: int) -> type:
     if k <= np.iinfo(np.int16).max:
         return np.int16

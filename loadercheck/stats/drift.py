@@ -24,7 +24,7 @@ import numpy as np
 
 from ..results import TestResult
 from ._validate import NotEnoughData, as_batch_sizes, as_codes
-from .counts import segment_ids, segment_table, window_lengths
+from .counts import dense_tables, segment_ids, segment_table, window_lengths
 from .moments import block_graph, clique_lower_bound, kappa, label_sums, pair_moments, zscore
 from .permutation import safety_net
 from .tails import TINY, cantelli, chi2_logsf, chi2_sf, satterthwaite_logsf, satterthwaite_sf
@@ -171,8 +171,9 @@ class _Sorted:
     to hold, or when blurred W would not be regular): a partially sorted class lands near its block,
     and the blur counts it. Under the permutation null L is a linear permutation statistic with exact
     mean (sum_c n_c^2 / n for sharp blocks; a blurred end block loses a little mass past the stream's
-    ends) and Hoeffding's exact variance; shifted-Satterthwaite tail from the least value L can take. A partial sort or a shuffle buffer over class-sorted data raises L in the one
-    direction it was sorted: a 1-df test where the windows spend (windows - 1)(k - 1).
+    ends) and Hoeffding's exact variance; shifted-Satterthwaite tail from the least value L can take.
+    A partial sort or a shuffle buffer over class-sorted data raises L in the one direction it was
+    sorted: a 1-df test where the windows spend (windows - 1)(k - 1).
     """
 
     def __init__(self, sizes: np.ndarray, counts: np.ndarray, blur: bool = True) -> None:
@@ -186,9 +187,9 @@ class _Sorted:
         self.lookup = sizes.size * counts.size <= LOOKUP_CELLS
         # blurred stretches where W is read from a table; the overlap path (huge tables) stays sharp
         reach = min(BLUR_SHARE * n, n / np.count_nonzero(counts)) if self.lookup and blur else 0.0
-        self.reach = self._build(sizes, counts, reach)
+        self._build(sizes, counts, reach)
         if reach > 0 and not self.regular:
-            self.reach = self._build(sizes, counts, 0.0)  # sharp stretches may still be regular
+            self._build(sizes, counts, 0.0)  # sharp stretches may still be regular
         self._dense: np.ndarray | None = None
         # per sample: its batch's first cell in the (batch, class) table, or (many cells) its batch's span
         if self.lookup:
@@ -199,8 +200,9 @@ class _Sorted:
             self.batch_end = np.repeat(ends, sizes).astype(np.int32)
             self.inv_size = np.repeat(1.0 / sizes, sizes)
 
-    def _build(self, sizes: np.ndarray, counts: np.ndarray, reach: float) -> float:
+    def _build(self, sizes: np.ndarray, counts: np.ndarray, reach: float) -> None:
         """The pieces of W, their moments, floors and regularity, with stretches blurred by ``reach``."""
+        self.reach = reach
         self.pieces = [_pieces(sizes, counts, lo, hi, reach) for lo, hi in self.blocks]
         moments = [_linear_moments(sizes, counts, *piece) for piece in self.pieces]
         self.mean = moments[0][0]  # the same both ways: the decreasing blocks mirror the increasing ones
@@ -210,7 +212,6 @@ class _Sorted:
         # its standard deviation (a huge batch beside 16 single samples, 5 of one class: a shuffled
         # stream reached p 1e-88). Otherwise the component sits out.
         self.regular = all(0.0 < largest <= var for _, var, largest in moments)
-        return reach
 
     def statistics(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """L of each row (a stream or permuted streams, last axis samples), both directions."""
@@ -228,9 +229,8 @@ class _Sorted:
         order inside a batch cannot move even the last bit of a blurred sum)."""
         if not self.lookup:
             return tuple(float(v) for v in self.statistics(x))
-        counts = np.bincount(self.batch_cell + x, minlength=self.sizes.size * self.k).astype(np.float64)
-        up, down = self.table() @ counts
-        return float(up), float(down)
+        up, down = self.from_tables(dense_tables(x[None, :], self.sizes, self.k))
+        return float(up[0]), float(down[0])
 
     def table(self) -> np.ndarray:
         """W of every (batch, class), flat, one row per direction: ``(2, batches * k)``."""
@@ -371,7 +371,6 @@ class _Staircase:
 
     def __init__(self, x: np.ndarray, sizes: np.ndarray, k: int) -> None:
         self.sizes, self.k = sizes, k
-        self.batch_cell = np.repeat(np.arange(sizes.size, dtype=np.int64) * k, sizes)
         multiset = np.sort(x)
         digest = np.random.default_rng([int(x.size), k, *np.bincount(x, minlength=k).tolist(),
                                         *sizes.tolist()])
@@ -383,11 +382,6 @@ class _Staircase:
         # a gamma matched to the three moments (a longest-path maximum is skewed right: a normal fit put
         # 7-20x the nominal share of shuffled rows beyond its 1e-4 point, and crowded the net's max)
         self.floor = self.mean - 2.0 * sd / float(np.clip(skew, 0.05, 4.0))
-
-    def tables(self, rows: np.ndarray) -> np.ndarray:
-        reps = rows.shape[0]
-        cells = (np.arange(reps, dtype=np.int64)[:, None] * (self.sizes.size * self.k) + self.batch_cell + rows).ravel()
-        return np.bincount(cells, minlength=reps * self.sizes.size * self.k).reshape(reps, self.sizes.size, self.k)
 
     def from_tables(self, tables: np.ndarray) -> np.ndarray:
         """S of each row, the larger of the two directions, from ``(reps, batches, k)`` count tables."""
@@ -401,7 +395,7 @@ class _Staircase:
         return np.maximum(best[:reps, -1], best[reps:, -1])
 
     def statistics(self, rows: np.ndarray) -> np.ndarray:
-        return self.from_tables(self.tables(rows))
+        return self.from_tables(dense_tables(rows, self.sizes, self.k))
 
     def logsf(self, values: np.ndarray) -> np.ndarray:
         """-log of the fitted tail: the component's share of the net's max statistic."""
@@ -452,7 +446,6 @@ def _factory(k: int):
         stair = _Staircase(x, sizes, k) if _staircase_runs(x.size, sizes.size, k) else None
 
         nb = sizes.size
-        batch_of = segment_ids(sizes) * k
         starts = [np.arange(0, nb, sc.m) for sc in scales]
         nothing = np.full(1, -np.inf)
 
@@ -468,8 +461,7 @@ def _factory(k: int):
             if nb * k <= 4 * x.size:
                 # one batch x class table per row, summed into the windows of every scale (and
                 # weighted by batch position for the trends, by the sorted order's W)
-                cells = (np.arange(reps, dtype=np.int64)[:, None] * (nb * k) + batch_of[None, :] + rows).ravel()
-                table = np.bincount(cells, minlength=reps * nb * k).reshape(reps, nb, k)
+                table = dense_tables(rows, sizes, k)
                 best = np.broadcast_to(position_parts(
                     trend.sums_from_tables(table), in_order.from_tables(table) if in_order.regular else ()), reps)
                 if stair is not None:
