@@ -34,6 +34,10 @@ from .tails import TINY, cantelli, rare_side_sf
 
 MAX_LAGS = 1024
 MOMENT_BUDGET = 20_000_000
+GRID_SDS = 8.0
+"""The net's tail grid spans each lag's mean +- this many sd (counts beyond it are evaluated directly)."""
+GRID_CELLS = 1 << 21
+"""At most this many (lag, count) cells in the grid; above it every tail is evaluated directly."""
 
 
 def choose_lags(sizes: np.ndarray) -> int:
@@ -73,34 +77,83 @@ class _LagModel:
     def spectra(self, groups_rows: np.ndarray, plain: bool = False) -> np.ndarray:
         """Lag match counts (R, Q) of every row of an (R, n) group matrix."""
         reps, n = groups_rows.shape
-        seg = np.tile(segment_ids(self.sizes), reps) + np.repeat(np.arange(reps) * self.nb, n)
-        table = np.bincount(seg * self.n_groups + groups_rows.ravel(), minlength=reps * self.nb * self.n_groups)
-        table = table.reshape(reps, self.nb, self.n_groups).astype(np.float64)
         weights = np.ones(self.n_groups) if plain else self.weights
         cols = np.flatnonzero(weights)
-        spec = np.fft.rfft(table[:, :, cols], axis=1)
-        power = np.einsum("rfc,c->rf", (spec * spec.conj()).real, weights[cols])
+        # one count series per (row, group), batches along the last axis so each FFT reads contiguous memory
+        if self.nb == n:  # batches of one sample: the series are the groups' indicators
+            table = groups_rows[:, None, :] == cols[None, :, None]
+        else:
+            cells = (np.arange(reps, dtype=np.int64)[:, None] * (self.n_groups * self.nb)
+                     + groups_rows.astype(np.int64) * self.nb + segment_ids(self.sizes)).ravel()
+            table = np.bincount(cells, minlength=reps * self.n_groups * self.nb).reshape(reps, self.n_groups, self.nb)
+            table = table[:, cols]
+        spec = np.fft.rfft(table.astype(np.float64), axis=2)
+        power = np.einsum("rcf,c->rf", spec.real**2 + spec.imag**2, weights[cols])
         acf = np.fft.irfft(power, n=self.nb, axis=1)
         return np.rint(acf[:, 1 : self.lags + 1])
+
+    def lag_scores(self, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-lag tail p-values and normal scores of lag match counts ``m`` (R, Q).
+
+        Permuted counts are integers within a few sd of their mean, so the net reads their tails from
+        a grid evaluated once per model (mean +- ``GRID_SDS`` sd of every lag); counts off the grid are
+        evaluated directly. Both give the same numbers.
+        """
+        grid = self._grid()
+        if grid is None:
+            p = self.lag_pvalues(m)
+            return p, -special.ndtri(p)
+        lo, p_grid, z_grid = grid
+        offset = m.astype(np.int64) - lo
+        on = (offset >= 0) & (offset < p_grid.shape[1])
+        at = np.where(on, offset, 0) + np.arange(self.lags) * p_grid.shape[1]
+        p, z = p_grid.ravel()[at], z_grid.ravel()[at]
+        if not on.all():
+            p[~on] = rare_side_sf(m, self.mean, self.var, self.total)[~on]
+            z[~on] = -special.ndtri(p[~on])
+        return p, z
+
+    def _grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        if not hasattr(self, "_cached_grid"):
+            sd = np.sqrt(np.maximum(self.var, 0.0))
+            lo = np.maximum(np.floor(self.mean - GRID_SDS * sd), 0.0).astype(np.int64)
+            width = int(np.ceil(2 * GRID_SDS * sd.max())) + 2
+            self._cached_grid = None
+            if width * self.lags <= GRID_CELLS:
+                values = lo[:, None] + np.arange(width)
+                p = rare_side_sf(values, self.mean[:, None], self.var[:, None], self.total[:, None])
+                self._cached_grid = (lo, p, -special.ndtri(p))
+        return self._cached_grid
 
     def lag_pvalues(self, m: np.ndarray) -> np.ndarray:
         return rare_side_sf(m, self.mean, self.var, self.total)
 
-    def summarise(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per row: p_max, p_comb, best comb period, and the z-scores."""
+    def summarise(self, p: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: p_max, p_comb and the best comb period, from the lag p-values and scores."""
         q = self.lags
-        z = -special.ndtri(p)
         p_max = np.minimum(1.0, q * p.min(axis=1))
-        comb = np.full((p.shape[0], q), -np.inf)
-        for period in range(1, q + 1):
-            comb[:, period - 1] = z[:, period - 1 :: period].sum(axis=1) / np.sqrt(q // period)
+        comb = np.empty((p.shape[0], q))
+        for periods, lags in self._comb_plan():
+            # sum_j z[jP - 1] over j = 1..J for every period P of this J at once, added in j order
+            comb[:, periods - 1] = z.T[lags].sum(axis=0).T / np.sqrt(q // periods)
         best = comb.argmax(axis=1)
         top = comb[np.arange(p.shape[0]), best]
         p_comb = np.minimum(1.0, q * np.maximum(special.ndtr(-top), TINY))
-        return p_max, p_comb, best + 1, z
+        return p_max, p_comb, best + 1
+
+    def _comb_plan(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Periods grouped by their number of multiples J <= Q, with the (J, periods) lag indices."""
+        if not hasattr(self, "_plan"):
+            periods = np.arange(1, self.lags + 1)
+            multiples = self.lags // periods
+            self._plan = []
+            for j in np.unique(multiples):
+                ps = periods[multiples == j]
+                self._plan.append((ps, np.arange(1, j + 1)[:, None] * ps[None, :] - 1))
+        return self._plan
 
     def check_logp(self, groups_rows: np.ndarray) -> np.ndarray:
-        p_max, p_comb, _, _ = self.summarise(self.lag_pvalues(self.spectra(groups_rows)))
+        p_max, p_comb, _ = self.summarise(*self.lag_scores(self.spectra(groups_rows)))
         return -np.log(np.minimum(p_max, p_comb))
 
 
@@ -160,7 +213,8 @@ def autocorrelation_test(
     model = _LagModel(groups, n_groups, sizes, lags)
     m = model.spectra(groups[None, :])
     p_lag = model.lag_pvalues(m)
-    p_max, p_comb, period, z = model.summarise(p_lag)
+    z = -special.ndtri(p_lag)
+    p_max, p_comb, period = model.summarise(p_lag, z)
     p_max, p_comb, period, z = float(p_max[0]), float(p_comb[0]), int(period[0]), z[0]
     fast = min(1.0, 2.0 * min(p_max, p_comb))
     comb_wins = p_comb < p_max or (p_comb == p_max and period > 1)

@@ -152,6 +152,9 @@ class _RankTrend:
 LOOKUP_CELLS = 1 << 21
 """Up to this many (batch, class) cells (16 MiB), L reads W from a table rather than computing overlaps."""
 
+DENSE_CELLS_PER_LABEL = 4
+"""The net counts permuted rows in dense batch x class tables up to this many cells per label."""
+
 BLUR_SHARE = 0.1
 """The sorted order blurs each class's stretch by a box of half-width one mean stretch (n / classes),
 at most this share of the stream: a partial sort puts class c's samples near its stretch, not inside
@@ -458,7 +461,7 @@ def _factory(k: int):
 
         def stat(rows: np.ndarray) -> np.ndarray:
             reps = rows.shape[0]
-            if nb * k <= 4 * x.size:
+            if nb * k <= DENSE_CELLS_PER_LABEL * x.size:
                 # one batch x class table per row, summed into the windows of every scale (and
                 # weighted by batch position for the trends, by the sorted order's W)
                 table = dense_tables(rows, sizes, k)
@@ -475,10 +478,20 @@ def _factory(k: int):
                 trend.sums_of_rows(rows), in_order.statistics(rows) if in_order.regular else ()), reps)
             if stair is not None:
                 best = np.maximum(best, stair.logsf(stair.statistics(rows)))
-            flat = rows.ravel()
+            # the finest scales sort each window's labels; from the first whose window x class table is
+            # small enough, the table is counted once and summed into the coarser windows
+            win, win_m = None, 1
             for sc in scales:
-                cells = segment_table(flat, np.tile(sc.lengths, reps), k)
-                w = cells.pair_sum(inv).reshape(reps, sc.lengths.size) @ sc.inv_len
+                if win is None and sc.lengths.size * k <= DENSE_CELLS_PER_LABEL * x.size:
+                    win, win_m = dense_tables(rows, sc.lengths, k), sc.m
+                elif win is not None:
+                    win, win_m = np.add.reduceat(win, np.arange(0, win.shape[1], sc.m // win_m), axis=1), sc.m
+                if win is None:
+                    cells = segment_table(rows.ravel(), np.tile(sc.lengths, reps), k)
+                    w = cells.pair_sum(inv).reshape(reps, sc.lengths.size) @ sc.inv_len
+                else:
+                    t = win.astype(np.float64)
+                    w = ((t * (t - 1.0)) @ inv) @ sc.inv_len
                 best = np.maximum(best, -satterthwaite_logsf(w, sc.mean, sc.var, sc.w0))
             return best
 
