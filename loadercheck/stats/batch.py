@@ -19,7 +19,7 @@ from scipy import special
 
 from ..results import TestResult
 from ._validate import NotEnoughData, as_batch_sizes, as_codes
-from .counts import segment_table
+from .counts import counts_densely, dense_cells, dense_tables, segment_table
 from .moments import block_graph, clique_lower_bound, kappa, label_sums, pair_moments, zscore
 from .permutation import safety_net
 from .tails import cantelli, satterthwaite_sf
@@ -64,6 +64,9 @@ def expected_batch_classes(class_counts: np.ndarray, b: int) -> float:
 def batch_rows(rows: np.ndarray, sizes: np.ndarray, k: int, inv_counts: np.ndarray) -> np.ndarray:
     """W = sum_g (1/b_g) sum_c N_gc (N_gc - 1) / n_c for every row of an (R, n) code matrix."""
     reps = rows.shape[0]
+    if counts_densely(sizes.size, k, rows.shape[1]):
+        t = dense_tables(rows, sizes, k).astype(np.float64)
+        return ((t * (t - 1.0)) @ inv_counts) @ (1.0 / sizes)
     table = segment_table(rows.ravel(), np.tile(sizes, reps), k)
     return table.pair_sum(inv_counts).reshape(reps, sizes.size) @ (1.0 / sizes)
 
@@ -138,6 +141,7 @@ def batch_homogeneity_test(
         p, method, cantelli(stat_w, mean, var), _factory(k), x, sizes,
         rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
         reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget, min_batches=2,
+        cells_per_label=dense_cells(sizes.size, k, n),
     )
     kobs = observed.size
     x2 = n * stat_w + sizes.size * kobs - n

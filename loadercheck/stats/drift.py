@@ -24,7 +24,7 @@ import numpy as np
 
 from ..results import TestResult
 from ._validate import NotEnoughData, as_batch_sizes, as_codes
-from .counts import dense_tables, segment_ids, segment_table, window_lengths
+from .counts import counts_densely, dense_cells, dense_tables, segment_ids, segment_table, window_lengths
 from .moments import block_graph, clique_lower_bound, kappa, label_sums, pair_moments, zscore
 from .permutation import safety_net
 from .tails import TINY, cantelli, chi2_logsf, chi2_sf, satterthwaite_logsf, satterthwaite_sf
@@ -151,9 +151,6 @@ class _RankTrend:
 
 LOOKUP_CELLS = 1 << 21
 """Up to this many (batch, class) cells (16 MiB), L reads W from a table rather than computing overlaps."""
-
-DENSE_CELLS_PER_LABEL = 4
-"""The net counts permuted rows in dense batch x class tables up to this many cells per label."""
 
 BLUR_SHARE = 0.1
 """The sorted order blurs each class's stretch by a box of half-width one mean stretch (n / classes),
@@ -461,7 +458,7 @@ def _factory(k: int):
 
         def stat(rows: np.ndarray) -> np.ndarray:
             reps = rows.shape[0]
-            if nb * k <= DENSE_CELLS_PER_LABEL * x.size:
+            if counts_densely(nb, k, x.size):
                 # one batch x class table per row, summed into the windows of every scale (and
                 # weighted by batch position for the trends, by the sorted order's W)
                 table = dense_tables(rows, sizes, k)
@@ -482,7 +479,7 @@ def _factory(k: int):
             # small enough, the table is counted once and summed into the coarser windows
             win, win_m = None, 1
             for sc in scales:
-                if win is None and sc.lengths.size * k <= DENSE_CELLS_PER_LABEL * x.size:
+                if win is None and counts_densely(sc.lengths.size, k, x.size):
                     win, win_m = dense_tables(rows, sc.lengths, k), sc.m
                 elif win is not None:
                     win, win_m = np.add.reduceat(win, np.arange(0, win.shape[1], sc.m // win_m), axis=1), sc.m
@@ -586,6 +583,7 @@ def window_drift_test(
         fast, method, cant, _factory(k), x, sizes,
         rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
         reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget, min_batches=16,
+        cells_per_label=dense_cells(sizes.size, k, n),
         force=wants_net and fast > mc_below,  # below mc_below the net runs anyway (or the tail stands)
     )
     windows = sc.lengths.size

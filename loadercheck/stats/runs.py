@@ -22,7 +22,7 @@ import numpy as np
 
 from ..results import TestResult
 from ._validate import NotEnoughData, as_batch_sizes, as_codes
-from .counts import cross_next, segment_table
+from .counts import counts_densely, cross_next, dense_cells, dense_tables, segment_table
 from .moments import block_graph, clique_lower_bound, kappa, label_sums, pair_moments, zscore
 from .permutation import safety_net
 from .tails import cantelli, rare_side_sf, runs_exact_cdf, satterthwaite_sf
@@ -39,6 +39,12 @@ def runs_rows(rows: np.ndarray, sizes: np.ndarray, k: int, class_weights: np.nda
         if class_weights is None:
             return np.count_nonzero(same, axis=1).astype(np.float64)
         return np.sum(same * class_weights[rows[:, 1:]], axis=1)
+    if counts_densely(nb, k, rows.shape[1]):
+        t = dense_tables(rows, sizes, k).astype(np.float64)
+        pairs, nxt = t * (t - 1.0), t[:, :-1] * t[:, 1:]
+        if class_weights is None:
+            return pairs.sum(axis=2) @ (1.0 / b) + nxt.sum(axis=2) @ (1.0 / (b[:-1] * b[1:]))
+        return (pairs @ class_weights) @ (1.0 / b) + (nxt @ class_weights) @ (1.0 / (b[:-1] * b[1:]))
     flat = rows.ravel()
     lengths = np.tile(sizes, reps)
     table = segment_table(flat, lengths, k)
@@ -149,6 +155,7 @@ def runs_test(
         p, method, cantelli(t_stat, t_mean, t_var), _runs_factory(k, weights), x, sizes,
         rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
         reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget,
+        cells_per_label=dense_cells(sizes.size, k, n) if sizes.size < n else 1.0,
     )
     rate = stat / graph.omega
     runs_obs = n - stat
