@@ -54,6 +54,16 @@ def dense_tables(rows: np.ndarray, lengths: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(cells, minlength=reps * segments * k).reshape(reps, segments, k)
 
 
+def merge_segments(tables: np.ndarray, step: int) -> np.ndarray:
+    """Sums of ``step`` consecutive segments of ``(R, segments, k)`` tables (the last sum may hold fewer)."""
+    reps, segments, k = tables.shape
+    full = segments // step
+    out = tables[:, : full * step].reshape(reps, full, step, k).sum(axis=2)
+    if segments % step:
+        out = np.concatenate([out, tables[:, full * step :].sum(axis=1, keepdims=True)], axis=1)
+    return out
+
+
 def _small_dtype(k: int) -> type:
     if k <= np.iinfo(np.int16).max:
         return np.int16

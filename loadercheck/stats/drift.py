@@ -24,7 +24,9 @@ import numpy as np
 
 from ..results import TestResult
 from ._validate import NotEnoughData, as_batch_sizes, as_codes
-from .counts import counts_densely, dense_cells, dense_tables, segment_ids, segment_table, window_lengths
+from .counts import (
+    counts_densely, dense_cells, dense_tables, merge_segments, segment_ids, segment_table, window_lengths,
+)
 from .moments import block_graph, clique_lower_bound, kappa, label_sums, pair_moments, zscore
 from .permutation import safety_net
 from .tails import TINY, cantelli, chi2_logsf, chi2_sf, satterthwaite_logsf, satterthwaite_sf
@@ -446,7 +448,6 @@ def _factory(k: int):
         stair = _Staircase(x, sizes, k) if _staircase_runs(x.size, sizes.size, k) else None
 
         nb = sizes.size
-        starts = [np.arange(0, nb, sc.m) for sc in scales]
         nothing = np.full(1, -np.inf)
 
         def position_parts(s: np.ndarray, both: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -456,41 +457,42 @@ def _factory(k: int):
                 best = np.maximum(best, ranked.logsf(s))
             return np.maximum(best, in_order.logsf(*both)) if in_order.regular else best
 
-        def stat(rows: np.ndarray) -> np.ndarray:
-            reps = rows.shape[0]
-            if counts_densely(nb, k, x.size):
-                # one batch x class table per row, summed into the windows of every scale (and
-                # weighted by batch position for the trends, by the sorted order's W)
-                table = dense_tables(rows, sizes, k)
-                best = np.broadcast_to(position_parts(
-                    trend.sums_from_tables(table), in_order.from_tables(table) if in_order.regular else ()), reps)
-                if stair is not None:
-                    best = np.maximum(best, stair.logsf(stair.from_tables(table)))
-                for sc, st in zip(scales, starts):
-                    win = np.add.reduceat(table, st, axis=1).astype(np.float64)
-                    w = ((win * (win - 1.0)) @ inv) @ sc.inv_len
-                    best = np.maximum(best, -satterthwaite_logsf(w, sc.mean, sc.var, sc.w0))
-                return best
-            best = np.broadcast_to(position_parts(
-                trend.sums_of_rows(rows), in_order.statistics(rows) if in_order.regular else ()), reps)
-            if stair is not None:
-                best = np.maximum(best, stair.logsf(stair.statistics(rows)))
-            # the finest scales sort each window's labels; from the first whose window x class table is
-            # small enough, the table is counted once and summed into the coarser windows
-            win, win_m = None, 1
+        def window_parts(rows: np.ndarray, table: np.ndarray | None, best: np.ndarray) -> np.ndarray:
+            """``best`` raised to the windows' -log p at every scale. The windows are summed from the
+            batch x class ``table`` when there is one; otherwise the finest scales sort each window's
+            labels until a scale's window x class table is small enough to count, and coarser windows
+            are summed from it."""
+            win, win_m = table, 1
             for sc in scales:
                 if win is None and counts_densely(sc.lengths.size, k, x.size):
                     win, win_m = dense_tables(rows, sc.lengths, k), sc.m
                 elif win is not None:
-                    win, win_m = np.add.reduceat(win, np.arange(0, win.shape[1], sc.m // win_m), axis=1), sc.m
+                    win, win_m = merge_segments(win, sc.m // win_m), sc.m
                 if win is None:
-                    cells = segment_table(rows.ravel(), np.tile(sc.lengths, reps), k)
-                    w = cells.pair_sum(inv).reshape(reps, sc.lengths.size) @ sc.inv_len
+                    cells = segment_table(rows.ravel(), np.tile(sc.lengths, rows.shape[0]), k)
+                    w = cells.pair_sum(inv).reshape(rows.shape[0], sc.lengths.size) @ sc.inv_len
                 else:
                     t = win.astype(np.float64)
                     w = ((t * (t - 1.0)) @ inv) @ sc.inv_len
                 best = np.maximum(best, -satterthwaite_logsf(w, sc.mean, sc.var, sc.w0))
             return best
+
+        def stat(rows: np.ndarray) -> np.ndarray:
+            reps = rows.shape[0]
+            if counts_densely(nb, k, x.size):
+                # one batch x class table per row, weighted by batch position for the trends, by the
+                # sorted order's W, and summed into the windows of every scale
+                table = dense_tables(rows, sizes, k)
+                best = np.broadcast_to(position_parts(
+                    trend.sums_from_tables(table), in_order.from_tables(table) if in_order.regular else ()), reps)
+                if stair is not None:
+                    best = np.maximum(best, stair.logsf(stair.from_tables(table)))
+                return window_parts(rows, table, best)
+            best = np.broadcast_to(position_parts(
+                trend.sums_of_rows(rows), in_order.statistics(rows) if in_order.regular else ()), reps)
+            if stair is not None:
+                best = np.maximum(best, stair.logsf(stair.statistics(rows)))
+            return window_parts(rows, None, best)
 
         return stat
 
