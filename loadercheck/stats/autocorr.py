@@ -22,6 +22,8 @@ is therefore implemented for this check too: with ``mc_below >= alpha`` the chec
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 from scipy import special
 
@@ -99,7 +101,7 @@ class _LagModel:
         a grid evaluated once per model (mean +- ``GRID_SDS`` sd of every lag); counts off the grid are
         evaluated directly. Both give the same numbers.
         """
-        grid = self._grid()
+        grid = self.tail_grid
         if grid is None:
             p = self.lag_pvalues(m)
             return p, -special.ndtri(p)
@@ -113,17 +115,17 @@ class _LagModel:
             z[~on] = -special.ndtri(p[~on])
         return p, z
 
-    def _grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        if not hasattr(self, "_cached_grid"):
-            sd = np.sqrt(np.maximum(self.var, 0.0))
-            lo = np.maximum(np.floor(self.mean - GRID_SDS * sd), 0.0).astype(np.int64)
-            width = int(np.ceil(2 * GRID_SDS * sd.max())) + 2
-            self._cached_grid = None
-            if width * self.lags <= GRID_CELLS:
-                values = lo[:, None] + np.arange(width)
-                p = rare_side_sf(values, self.mean[:, None], self.var[:, None], self.total[:, None])
-                self._cached_grid = (lo, p, -special.ndtri(p))
-        return self._cached_grid
+    @cached_property
+    def tail_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(lowest count per lag, p-values, scores)`` on the grid, or None when it would be too large."""
+        sd = np.sqrt(np.maximum(self.var, 0.0))
+        lo = np.maximum(np.floor(self.mean - GRID_SDS * sd), 0.0).astype(np.int64)
+        width = int(np.ceil(2 * GRID_SDS * sd.max())) + 2
+        if width * self.lags > GRID_CELLS:
+            return None
+        values = lo[:, None] + np.arange(width)
+        p = rare_side_sf(values, self.mean[:, None], self.var[:, None], self.total[:, None])
+        return lo, p, -special.ndtri(p)
 
     def lag_pvalues(self, m: np.ndarray) -> np.ndarray:
         return rare_side_sf(m, self.mean, self.var, self.total)
@@ -133,7 +135,7 @@ class _LagModel:
         q = self.lags
         p_max = np.minimum(1.0, q * p.min(axis=1))
         comb = np.empty((p.shape[0], q))
-        for periods, lags in self._comb_plan():
+        for periods, lags in self.comb_plan:
             # sum_j z[jP - 1] over j = 1..J for every period P of this J at once, added in j order
             comb[:, periods - 1] = z.T[lags].sum(axis=0).T / np.sqrt(q // periods)
         best = comb.argmax(axis=1)
@@ -141,16 +143,13 @@ class _LagModel:
         p_comb = np.minimum(1.0, q * np.maximum(special.ndtr(-top), TINY))
         return p_max, p_comb, best + 1
 
-    def _comb_plan(self) -> list[tuple[np.ndarray, np.ndarray]]:
+    @cached_property
+    def comb_plan(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Periods grouped by their number of multiples J <= Q, with the (J, periods) lag indices."""
-        if not hasattr(self, "_plan"):
-            periods = np.arange(1, self.lags + 1)
-            multiples = self.lags // periods
-            self._plan = []
-            for j in np.unique(multiples):
-                ps = periods[multiples == j]
-                self._plan.append((ps, np.arange(1, j + 1)[:, None] * ps[None, :] - 1))
-        return self._plan
+        periods = np.arange(1, self.lags + 1)
+        multiples = self.lags // periods
+        return [(periods[multiples == j], np.arange(1, j + 1)[:, None] * periods[multiples == j][None, :] - 1)
+                for j in np.unique(multiples)]
 
     def check_logp(self, groups_rows: np.ndarray) -> np.ndarray:
         p_max, p_comb, _ = self.summarise(*self.lag_scores(self.spectra(groups_rows)))

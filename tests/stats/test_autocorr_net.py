@@ -46,7 +46,7 @@ def test_the_tail_grid_gives_the_direct_tails_on_and_off_the_grid():
     direct = model.lag_pvalues(m)
     np.testing.assert_array_equal(p, direct)
     np.testing.assert_array_equal(z, -special.ndtri(direct))
-    assert model._grid() is not None  # the grid path ran (and gave the same numbers)
+    assert model.tail_grid is not None  # the grid path ran (and gave the same numbers)
 
 
 def test_the_comb_sums_every_multiple_of_each_period():
