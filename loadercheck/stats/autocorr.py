@@ -75,6 +75,7 @@ class _LagModel:
         self.mean, self.var = pair_moments_arrays(self.n, omega, omega, dev2, self.labels)
         self.total = omega * float(self.weights.max())
         self.a2_plain = label_sums(counts).a2
+        self.evaluated = 0  # tails the net has evaluated directly (the grid is built once it would pay)
 
     def spectra(self, groups_rows: np.ndarray, plain: bool = False) -> np.ndarray:
         """Lag match counts (R, Q) of every row of an (R, n) group matrix."""
@@ -97,15 +98,17 @@ class _LagModel:
     def lag_scores(self, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-lag tail p-values and normal scores of lag match counts ``m`` (R, Q).
 
-        Permuted counts are integers within a few sd of their mean, so the net reads their tails from
-        a grid evaluated once per model (mean +- ``GRID_SDS`` sd of every lag); counts off the grid are
-        evaluated directly. Both give the same numbers.
+        Permuted counts are integers within a few sd of their mean, so once the net has evaluated as
+        many tails as a grid would hold, it reads them from a grid evaluated once per model (mean +-
+        ``GRID_SDS`` sd of every lag; counts off the grid are evaluated directly). Both give the
+        same numbers.
         """
-        grid = self.tail_grid
-        if grid is None:
+        span = self.grid_span
+        if span is None or self.evaluated + m.size < span[1] * self.lags:
+            self.evaluated += m.size
             p = self.lag_pvalues(m)
             return p, -special.ndtri(p)
-        lo, p_grid, z_grid = grid
+        lo, p_grid, z_grid = self.tail_grid
         offset = m.astype(np.int64) - lo
         on = (offset >= 0) & (offset < p_grid.shape[1])
         at = np.where(on, offset, 0) + np.arange(self.lags) * p_grid.shape[1]
@@ -116,13 +119,17 @@ class _LagModel:
         return p, z
 
     @cached_property
-    def tail_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """``(lowest count per lag, p-values, scores)`` on the grid, or None when it would be too large."""
+    def grid_span(self) -> tuple[np.ndarray, int] | None:
+        """The grid's lowest count per lag and its width, or None when it would be too large."""
         sd = np.sqrt(np.maximum(self.var, 0.0))
         lo = np.maximum(np.floor(self.mean - GRID_SDS * sd), 0.0).astype(np.int64)
         width = int(np.ceil(2 * GRID_SDS * sd.max())) + 2
-        if width * self.lags > GRID_CELLS:
-            return None
+        return None if width * self.lags > GRID_CELLS else (lo, width)
+
+    @cached_property
+    def tail_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(lowest count per lag, p-values, scores)`` on the grid."""
+        lo, width = self.grid_span
         values = lo[:, None] + np.arange(width)
         p = rare_side_sf(values, self.mean[:, None], self.var[:, None], self.total[:, None])
         return lo, p, -special.ndtri(p)

@@ -42,11 +42,26 @@ def test_the_tail_grid_gives_the_direct_tails_on_and_off_the_grid():
     m = model.spectra(np.stack([rng.permutation(x) for _ in range(40)]))
     m[0, :5] = model.total[:5]  # every pair matches: far above the grid
     m[1, 5:9] = 0.0  # no pair matches: below it
+    model.evaluated = model.grid_span[1] * model.lags  # as if the net had evaluated a grid's worth already
     p, z = model.lag_scores(m)
+    assert "tail_grid" in model.__dict__  # the grid path ran (and gave the same numbers)
     direct = model.lag_pvalues(m)
     np.testing.assert_array_equal(p, direct)
     np.testing.assert_array_equal(z, -special.ndtri(direct))
-    assert model.tail_grid is not None  # the grid path ran (and gave the same numbers)
+
+
+def test_the_grid_is_built_only_once_it_would_pay():
+    rng = np.random.default_rng(6)
+    x = rng.integers(0, 10, 2048)
+    model = _model(x, np.ones(2048, dtype=np.int64))
+    cells = model.grid_span[1] * model.lags
+    rows = max(1, cells // (3 * model.lags))
+    for _ in range(2):  # two thirds of a grid's worth of rows: evaluated directly
+        model.lag_scores(model.spectra(np.stack([rng.permutation(x) for _ in range(rows)])))
+    assert "tail_grid" not in model.__dict__
+    for _ in range(2):
+        model.lag_scores(model.spectra(np.stack([rng.permutation(x) for _ in range(rows)])))
+    assert "tail_grid" in model.__dict__
 
 
 def test_the_comb_sums_every_multiple_of_each_period():
