@@ -20,20 +20,29 @@ import numpy as np
 MAX_GROUPS = 16
 """Labels are hashed into at most this many groups for the autocorrelation FFT."""
 
-DENSE_CELLS_PER_LABEL = 5
+DENSE_CELLS_PER_LABEL = 2
 """The nets count permuted rows in dense segment x class tables while these hold at most this many
-cells per label: faster than sorting every segment (2-4x at 10 classes in batches of 2-16), within a
-bounded multiple of the rows' memory."""
+cells per label (measured: faster than sorting every segment up to about 2 cells per label)."""
+
+SMALL_SEGMENT = 4
+DENSE_CELLS_SMALL_SEGMENTS = 5
+"""Segments of at most ``SMALL_SEGMENT`` labels on average cost the most per label to sort: up to this
+many cells per label their tables are dense (2-3x faster than sorting at 10 classes in batches of 2-4)."""
 
 
-def counts_densely(segments: int, k: int, n: int) -> bool:
-    """Whether a net counts rows of ``n`` labels in ``segments`` segments and ``k`` classes densely."""
-    return segments * k <= DENSE_CELLS_PER_LABEL * n
+def counts_densely(segments: int, k: int, n: int, *, small_segments: bool = True) -> bool:
+    """Whether a net counts rows of ``n`` labels in ``segments`` segments and ``k`` classes densely
+    (``small_segments``: also the tables of short segments up to ``DENSE_CELLS_SMALL_SEGMENTS``)."""
+    cells = segments * k
+    if cells <= DENSE_CELLS_PER_LABEL * n:
+        return True
+    return small_segments and n <= SMALL_SEGMENT * segments and cells <= DENSE_CELLS_SMALL_SEGMENTS * n
 
 
-def dense_cells(segments: int, k: int, n: int) -> float:
+def dense_cells(segments: int, k: int, n: int, *, small_segments: bool = True) -> float:
     """Cells per label of a net's tables, for sizing its chunks of permuted rows (1 when it sorts)."""
-    return max(1.0, segments * k / max(n, 1)) if counts_densely(segments, k, n) else 1.0
+    dense = counts_densely(segments, k, n, small_segments=small_segments)
+    return max(1.0, segments * k / max(n, 1)) if dense else 1.0
 
 
 def starts_of(lengths: np.ndarray) -> np.ndarray:

@@ -479,7 +479,8 @@ def _factory(k: int):
 
         def stat(rows: np.ndarray) -> np.ndarray:
             reps = rows.shape[0]
-            if counts_densely(nb, k, x.size):
+            if counts_densely(nb, k, x.size, small_segments=False):
+                # (not for short batches: there, sorting them and counting the windows densely is faster)
                 # one batch x class table per row, weighted by batch position for the trends, by the
                 # sorted order's W, and summed into the windows of every scale
                 table = dense_tables(rows, sizes, k)
@@ -585,7 +586,7 @@ def window_drift_test(
         fast, method, cant, _factory(k), x, sizes,
         rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
         reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget, min_batches=16,
-        cells_per_label=dense_cells(sizes.size, k, n),
+        cells_per_label=dense_cells(sizes.size, k, n, small_segments=False),
         force=wants_net and fast > mc_below,  # below mc_below the net runs anyway (or the tail stands)
     )
     windows = sc.lengths.size

@@ -9,6 +9,11 @@ from loadercheck.stats.batch import batch_rows
 from loadercheck.stats.runs import runs_rows
 
 
+def _sort_every_segment(monkeypatch) -> None:
+    monkeypatch.setattr(counts, "DENSE_CELLS_PER_LABEL", 0)
+    monkeypatch.setattr(counts, "DENSE_CELLS_SMALL_SEGMENTS", 0)
+
+
 def _rows(batch: int, classes: int, n: int = 2048):
     rng = np.random.default_rng([batch, classes])
     x = rng.integers(0, classes, n)
@@ -17,11 +22,11 @@ def _rows(batch: int, classes: int, n: int = 2048):
     return x, np.full(n // batch, batch), rows
 
 
-@pytest.mark.parametrize("batch,classes", [(1, 10), (2, 10), (4, 30), (1, 3)])
+@pytest.mark.parametrize("batch,classes", [(1, 10), (2, 10), (4, 30), (1, 3), (32, 10)])
 def test_window_drift_windows_counted_densely_or_by_sorting_agree(batch, classes, monkeypatch):
     x, sizes, rows = _rows(batch, classes)
     default = drift._factory(classes)(x, sizes)(rows)
-    monkeypatch.setattr(counts, "DENSE_CELLS_PER_LABEL", 0)  # every scale sorts its windows' labels
+    _sort_every_segment(monkeypatch)  # every scale sorts its windows' labels
     sorting = drift._factory(classes)(x, sizes)(rows)
     np.testing.assert_allclose(default, sorting, rtol=1e-10)
     assert np.ptp(default) > 1.0  # the rows differ, so the comparison can see a wrong window
@@ -35,7 +40,7 @@ def test_runs_and_batch_rows_counted_densely_or_by_sorting_agree(batch, classes,
     inv = 1.0 / np.bincount(x, minlength=classes)
     dense = [runs_rows(rows, sizes, classes), runs_rows(rows, sizes, classes, weights),
              batch_rows(rows, sizes, classes, inv)]
-    monkeypatch.setattr(counts, "DENSE_CELLS_PER_LABEL", 0)
+    _sort_every_segment(monkeypatch)
     sorting = [runs_rows(rows, sizes, classes), runs_rows(rows, sizes, classes, weights),
                batch_rows(rows, sizes, classes, inv)]
     for a, b in zip(dense, sorting):
