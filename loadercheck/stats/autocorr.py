@@ -29,7 +29,7 @@ from scipy import special
 
 from ..results import TestResult
 from ._validate import NotEnoughData, as_batch_sizes, as_codes
-from .counts import hash_groups, segment_ids
+from .counts import dense_tables, hash_groups
 from .moments import kappa, label_sums, lag_graph_sums, pair_moments_arrays
 from .permutation import safety_net
 from .tails import TINY, cantelli, rare_side_sf
@@ -79,18 +79,16 @@ class _LagModel:
 
     def spectra(self, groups_rows: np.ndarray, plain: bool = False) -> np.ndarray:
         """Lag match counts (R, Q) of every row of an (R, n) group matrix."""
-        reps, n = groups_rows.shape
+        n = groups_rows.shape[1]
         weights = np.ones(self.n_groups) if plain else self.weights
         cols = np.flatnonzero(weights)
         # one count series per (row, group), batches along the last axis so each FFT reads contiguous memory
         if self.nb == n:  # batches of one sample: the series are the groups' indicators
-            table = groups_rows[:, None, :] == cols[None, :, None]
+            series = (groups_rows[:, None, :] == cols[None, :, None]).astype(np.float64)
         else:
-            cells = (np.arange(reps, dtype=np.int64)[:, None] * (self.n_groups * self.nb)
-                     + groups_rows.astype(np.int64) * self.nb + segment_ids(self.sizes)).ravel()
-            table = np.bincount(cells, minlength=reps * self.n_groups * self.nb).reshape(reps, self.n_groups, self.nb)
-            table = table[:, cols]
-        spec = np.fft.rfft(table.astype(np.float64), axis=2)
+            table = dense_tables(groups_rows, self.sizes, self.n_groups)  # (R, batches, groups)
+            series = np.ascontiguousarray(table.transpose(0, 2, 1)[:, cols], dtype=np.float64)
+        spec = np.fft.rfft(series, axis=2)
         power = np.einsum("rcf,c->rf", spec.real**2 + spec.imag**2, weights[cols])
         acf = np.fft.irfft(power, n=self.nb, axis=1)
         return np.rint(acf[:, 1 : self.lags + 1])
