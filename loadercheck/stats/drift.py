@@ -431,6 +431,18 @@ def _window_pair_sums(x: np.ndarray, scales: list[_Scale], k: int, weights: np.n
     return out
 
 
+def _net_cells(sizes: np.ndarray, k: int, n: int) -> float:
+    """Cells per label of the largest table the net counts densely (the batches', else the first dense
+    scale's windows), which sizes its chunks of permuted rows."""
+    if counts_densely(sizes.size, k, n, small_segments=False):
+        return dense_cells(sizes.size, k, n, small_segments=False)
+    for m in drift_scales(sizes.size):
+        windows = -(-sizes.size // m)
+        if counts_densely(windows, k, n):
+            return dense_cells(windows, k, n)
+    return 1.0
+
+
 def _factory(k: int):
     def factory(x: np.ndarray, sizes: np.ndarray):
         ms = drift_scales(sizes.size)
@@ -586,7 +598,7 @@ def window_drift_test(
         fast, method, cant, _factory(k), x, sizes,
         rng=rng, mc_below=mc_below, mc_max_perms=mc_max_perms, mc_max_labels=mc_max_labels,
         reject_at=reject_at, accept_above=accept_above, mc_budget=mc_budget, min_batches=16,
-        cells_per_label=dense_cells(sizes.size, k, n, small_segments=False),
+        cells_per_label=_net_cells(sizes, k, n),
         force=wants_net and fast > mc_below,  # below mc_below the net runs anyway (or the tail stands)
     )
     windows = sc.lengths.size
