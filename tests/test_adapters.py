@@ -274,15 +274,13 @@ def test_litdata_unshuffled_fails_with_its_own_fix_and_workers_are_not_flagged(l
 
 
 def test_cli_batch_size_groups_examples_of_a_dataset_passed_directly(tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
-    from loadercheck.cli import app
+    from cli_runner import invoke
 
     (tmp_path / "hf_feed.py").write_text(
         "import datasets\n"
         f"def sorted_dataset():\n    return datasets.Dataset.from_dict({{'x': list(range({N})), 'label': {SORTED!r}}})\n")
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["hf_feed.py:sorted_dataset", "--batch-size", "50", "--format", "json"])
+    result = invoke("hf_feed.py:sorted_dataset", "--batch-size", "50", "--format", "json")
     assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
     assert doc["stream"]["batch_size"] == 50 and doc["stream"]["batches"] == N // 50

@@ -1,23 +1,18 @@
 """The CLI end to end: exit codes 0/1/2, text and JSON output, errors on stderr."""
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from loadercheck.cli import app
+from cli_runner import invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSIC = str(ROOT / "examples" / "classic.py")
-runner = CliRunner()
 
-
-def invoke(*args):
-    return runner.invoke(app, list(args))
 
 
 def write_module(tmp_path, body, name="feeds.py"):
@@ -215,3 +210,48 @@ def test_help_and_module_entry_point_do_not_import_torch():
 def test_import_loadercheck_does_not_import_torch():
     code = "import sys, loadercheck; loadercheck.Report; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_options_parse_to_what_the_check_is_given():
+    from loadercheck.cli import _parser
+
+    defaults = _parser().parse_args(["m:f"])
+    assert (defaults.probe, defaults.from_sampler, defaults.stall, defaults.alpha, defaults.format) == (False, None, 300.0, 1e-3, "text")
+    args = _parser().parse_args(["m:f", "--probe", "--no-from-sampler", "-o", "r.txt", "--device", "cpu",
+                                 "--probe-seeds", "100", "--stall", "0", "--label", "-1", "--batch-size", "8"])
+    assert (args.probe, args.from_sampler, args.output, args.device) == (True, False, Path("r.txt"), "cpu")
+    assert (args.probe_seeds, args.stall, args.label, args.batch_size) == (100, 0.0, "-1", 8)
+    assert _parser().parse_args(["m:f", "--no-probe", "--from-sampler"]).from_sampler is True
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--probe-seeds", "101"], "--probe-seeds: '101' is out of range: it must be between 1 and 100"),
+        (["--batches", "1.5"], "--batches: '1.5' is not an integer"),
+        (["--alpha", "nan"], "--alpha: 'nan' is out of range"),
+        (["--timeout", "0"], "--timeout: '0' is out of range: it must be at least 0.001"),
+        (["--batch", "3"], "unrecognized arguments: --batch"),  # no silent prefix matching
+        (["--device", "tpu"], "--device: invalid choice: 'tpu'"),
+    ],
+)
+def test_bad_options_exit_2_with_one_paragraph_naming_them(args, match):
+    result = invoke(f"{CLASSIC}:sorted_loader", *args)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert match in result.stderr and "Traceback" not in result.stderr
+    assert "loadercheck --help" in result.stderr
+
+
+def test_a_bare_command_shows_the_help_on_stderr_and_exits_2():
+    result = invoke()
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("usage: loadercheck TARGET [OPTIONS]")
+
+
+def test_help_lists_every_option_the_cli_doc_documents():
+    from loadercheck.cli import _parser
+
+    table = (ROOT / "docs" / "cli.md").read_text().split("## Exit codes")[0]
+    documented = set(re.findall(r"^\| `(--[a-z-]+)", table, re.M)) | set(re.findall(r" / (--[a-z-]+)`", table))
+    assert len(documented) >= 18
+    assert documented <= set(re.findall(r"--[a-z-]+", _parser().format_help()))

@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
-from typer.testing import CliRunner
+from cli_runner import invoke
 
 import loadercheck
 import loadercheck.api
 from loadercheck import checks, stats
-from loadercheck.cli import app
 from loadercheck.options import Options
 from loadercheck.results import Status
 from loadercheck.stats.batch import batch_homogeneity_test, batch_rows
@@ -94,7 +93,7 @@ def test_a_warning_exits_0(tmp_path):
         "    labels = torch.from_numpy(np.random.default_rng(0).integers(0, 4, 640))\n"
         "    return DataLoader(TensorDataset(torch.randn(640, 3), labels), batch_size=32, shuffle=False)\n"
     )
-    result = CliRunner().invoke(app, [f"{module}:make"])
+    result = invoke(f"{module}:make")
     assert "verdict: WARN" in result.stdout
     assert result.exit_code == 0
 

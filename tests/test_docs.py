@@ -49,11 +49,10 @@ def test_the_readme_documents_runs_with_their_exit_codes():
 @pytest.mark.parametrize(("target", "code", "failing"), _readme_runs())
 def test_readme_example_runs_exit_as_documented(target, code, failing):
     """Each `loadercheck examples/...  # exit N: ids fail` line of the README, run as written."""
-    from typer.testing import CliRunner
+    from cli_runner import invoke
 
-    from loadercheck.cli import app
-
-    result = CliRunner().invoke(app, [str(ROOT / target.split(":")[0]) + ":" + target.split(":")[1]])
+    module, factory = target.split(":")
+    result = invoke(f"{ROOT / module}:{factory}")
     assert result.exit_code == int(code), result.output
     for check_id in re.findall(r"[a-z]+(?:-[a-z]+)+", failing or ""):
         assert re.search(rf"^FAIL +{check_id} ", result.stdout, re.M), f"{check_id} should fail:\n{result.stdout}"

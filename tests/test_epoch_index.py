@@ -142,9 +142,7 @@ def test_distributed_sampler_order_replays_without_set_epoch():
 
 
 def test_cli_from_sampler(tmp_path):
-    from typer.testing import CliRunner
-
-    from loadercheck.cli import app
+    from cli_runner import invoke
 
     module = tmp_path / "feeds.py"
     module.write_text(
@@ -153,6 +151,6 @@ def test_cli_from_sampler(tmp_path):
         "    def __getitem__(self, i): raise AssertionError('loaded')\n"
         "def make():\n    return DataLoader(D(), batch_size=30)\n"
     )
-    result = CliRunner().invoke(app, [f"{module}:make", "--from-sampler", "--format", "json"])
+    result = invoke(f"{module}:make", "--from-sampler", "--format", "json")
     assert result.exit_code == 1, result.output
     assert "order read from the batch sampler" in result.stdout

@@ -23,12 +23,11 @@ tokenizers = pytest.importorskip("tokenizers")
 transformers = pytest.importorskip("transformers")
 
 from torch.utils.data import DataLoader, Dataset, TensorDataset  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from cli_runner import invoke  # noqa: E402
 
 import loadercheck  # noqa: E402
 from loadercheck import Status  # noqa: E402
 from loadercheck.checks import ORDER_CHECK_IDS  # noqa: E402
-from loadercheck.cli import app  # noqa: E402
 
 SEED = 0
 
@@ -450,13 +449,13 @@ def feeds_module(tmp_path_factory):
 
 @pytest.mark.parametrize(("factory", "code"), [("mixed", 0), ("grouped", 1)])
 def test_cli_judges_an_unlabeled_feed(feeds_module, factory, code):
-    result = CliRunner().invoke(app, [f"{feeds_module}:{factory}"])
+    result = invoke(f"{feeds_module}:{factory}")
     assert result.exit_code == code, result.output
     assert "input-order" in result.stdout and "Traceback" not in result.output
 
 
 def test_cli_exits_2_only_when_nothing_is_readable(feeds_module):
-    result = CliRunner().invoke(app, [f"{feeds_module}:metadata_only"])
+    result = invoke(f"{feeds_module}:metadata_only")
     assert result.exit_code == 2, result.output
     assert "--label" in result.stderr and result.stdout == ""
 

@@ -10,15 +10,13 @@ import textwrap
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli_runner import invoke
 
 import loadercheck
-from loadercheck.cli import app
 from loadercheck.errors import LabelError, LoaderCheckError
 from loadercheck.render.safe import printable
 from loadercheck.render.text import render_text
 
-runner = CliRunner()
 
 FEEDS = """
     import sys
@@ -97,9 +95,6 @@ def feeds(tmp_path_factory):
     path.write_text(textwrap.dedent(FEEDS))
     return str(path)
 
-
-def invoke(*args):
-    return runner.invoke(app, list(args))
 
 
 @pytest.mark.parametrize("factory", ["one_empty", "meta_inputs", "markup_labels", "escape_labels", "scalar_label"])

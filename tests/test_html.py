@@ -10,10 +10,9 @@ import pytest
 pytest.importorskip("matplotlib")
 torch = pytest.importorskip("torch")
 
-from typer.testing import CliRunner  # noqa: E402
+from cli_runner import invoke  # noqa: E402
 
 from loadercheck.api import evaluate  # noqa: E402
-from loadercheck.cli import app  # noqa: E402
 from loadercheck.errors import LoaderCheckError  # noqa: E402
 from loadercheck.options import Options  # noqa: E402
 from loadercheck.render.html import render_html  # noqa: E402
@@ -101,7 +100,7 @@ def test_missing_matplotlib_says_what_to_install(sorted_case, monkeypatch):
 
 def test_cli_html_writes_the_file(tmp_path):
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(app, [f"{CLASSIC}:sorted_loader", "--batches", "40", "--html", str(out)])
+    result = invoke(f"{CLASSIC}:sorted_loader", "--batches", "40", "--html", str(out))
     assert result.exit_code == 1, result.output
     assert out.read_text().startswith("<!DOCTYPE html>")
     assert "HTML report written" in result.stderr
@@ -110,7 +109,7 @@ def test_cli_html_writes_the_file(tmp_path):
 def test_cli_html_without_matplotlib_exits_2_before_drawing(tmp_path, monkeypatch):
     _hide_matplotlib(monkeypatch)
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(app, [f"{CLASSIC}:sorted_loader", "--html", str(out)])
+    result = invoke(f"{CLASSIC}:sorted_loader", "--html", str(out))
     assert result.exit_code == 2
     assert "pip install matplotlib" in result.stderr and not out.exists()
 
