@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 from ._version import __version__
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C: the shell's code for a process ended by SIGINT
 FORMATS = ("text", "json")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -40,7 +41,9 @@ def _bounded(kind: type, low: float | None = None, high: float | None = None) ->
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one paragraph on stderr, exit 2 (as every usage error)
-        self.exit(EXIT_ERROR, f"usage: {self.usage}\nloadercheck: error: {message}. "
+        from .render.safe import printable  # the message quotes what was typed: escape sequences stay inert
+
+        self.exit(EXIT_ERROR, f"usage: {self.usage}\nloadercheck: error: {printable(message)}. "
                               f"Run 'loadercheck --help' for the options.\n")
 
 
@@ -87,6 +90,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help, --version (0) or a usage error (2)
         return done.code if isinstance(done.code, int) else EXIT_ERROR
+    from .render.safe import printable
+
     try:
         _validate_paths(args.output, args.html)
         if args.html is not None:
@@ -102,7 +107,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             from .render.html import render_html
 
             args.html.write_text(render_html(report, stream), encoding="utf-8")
-            print(f"loadercheck: HTML report written to {args.html}", file=sys.stderr)
+            print(f"loadercheck: HTML report written to {printable(args.html)}", file=sys.stderr)
         if args.format == "json":
             from .render.json import render_json
 
@@ -118,7 +123,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             raise
         return _fail(args.target, args.format, args.output, _error_message(exc))
     if args.output is not None:
-        print(f"loadercheck: {report.verdict.upper()} — report written to {args.output}", file=sys.stderr)
+        print(f"loadercheck: {report.verdict.upper()} — report written to {printable(args.output)}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAIL
 
 
@@ -230,13 +235,17 @@ def _check_stream(loader, *, target: str, progress=None, **options):
 
 
 def main() -> None:
-    """Console-script entry point: :func:`run`, then exit with its code.
+    """Console-script entry point: :func:`run`, then exit with its code (130 after Ctrl-C).
 
-    A loader abandoned by ``--stall`` or ``--timeout`` may still be running in its daemon thread;
-    letting the interpreter tear it down inside torch's C++ code aborts the process (exit 134,
-    not 2), so then the process leaves at once with its own code.
+    A loader abandoned by ``--stall``, ``--timeout`` or Ctrl-C may still be running in its daemon
+    thread; letting the interpreter tear it down inside torch's C++ code aborts the process (exit
+    134), so then the process leaves at once with its own code.
     """
-    code = run()
+    try:
+        code = run()
+    except KeyboardInterrupt:
+        print("loadercheck: interrupted (Ctrl-C): no report.", file=sys.stderr)
+        code = EXIT_INTERRUPTED
     drawing = sys.modules.get("loadercheck.drawing")  # not imported: no loader was drawn
     if drawing is not None and drawing.draw_threads_alive():
         sys.stdout.flush()

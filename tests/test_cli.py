@@ -255,3 +255,27 @@ def test_help_lists_every_option_the_cli_doc_documents():
     documented = set(re.findall(r"^\| `(--[a-z-]+)", table, re.M)) | set(re.findall(r" / (--[a-z-]+)`", table))
     assert len(documented) >= 18
     assert documented <= set(re.findall(r"--[a-z-]+", _parser().format_help()))
+
+
+def test_what_is_typed_reaches_the_check_as_the_options_say(monkeypatch):
+    from loadercheck import cli
+
+    seen = {}
+
+    def check(target, **options):
+        seen.update(options, target=target)
+        raise SystemExit(0)  # no report: ends as an error (exit 2), after the options were handed over
+
+    monkeypatch.setattr(cli, "_check", check)
+    assert invoke("m:f", "--label", "-1", "--stall", "0", "--no-from-sampler", "--device", "cpu").exit_code == 2
+    assert seen["target"] == "m:f" and seen["label"] == -1 and seen["stall"] is None
+    assert seen["from_sampler"] is False and seen["device"] == "cpu" and seen["probe"] is False
+    invoke("m:f", "--label", "meta.cls", "--alpha", "0.01", "--batches", "7")
+    assert (seen["label"], seen["alpha"], seen["batches"], seen["stall"], seen["from_sampler"]) == ("meta.cls", 0.01, 7, 300.0, None)
+
+
+def test_a_usage_error_quotes_what_was_typed_with_escape_sequences_inert():
+    result = invoke(f"{CLASSIC}:sorted_loader", "--bogus\x1b]0;pwned\x07", "--x\x1b[31m")
+    assert result.exit_code == 2
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "--bogus\\x1b]0;pwned\\x07" in result.stderr and "--x\\x1b[31m" in result.stderr

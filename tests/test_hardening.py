@@ -151,6 +151,20 @@ def test_a_loader_left_running_in_torch_code_does_not_abort_the_process(feeds, o
     assert "terminate called" not in done.stderr
 
 
+def test_ctrl_c_while_the_loader_runs_in_torch_code_exits_130_without_a_traceback(feeds):
+    """Ctrl-C: one line and the shell's code for SIGINT, not a traceback and an abort (exit 134)."""
+    import signal
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "loadercheck", f"{feeds}:busy_in_torch", "--stall", "120"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)  # torch imported, two batches drawn, the loader computing inside torch
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.strip() == "loadercheck: interrupted (Ctrl-C): no report." and out == ""
+
+
 def test_a_failed_draw_ends_its_thread_before_returning(feeds):
     """The error path: the draw thread has released the loader when the error reaches the caller."""
     import threading
