@@ -78,7 +78,7 @@ def test_version():
     ("args", "match"),
     [
         (["no_such_module_xyz:make"], "no_such_module_xyz"),
-        (["examples/classic.py"], ":"),
+        (["examples/classic.py"], "has no ':'"),
         ([f"{CLASSIC}:no_such_factory"], "no_such_factory"),
         ([f"{CLASSIC}:sorted_loader", "--alpha", "2"], "alpha"),
         ([f"{CLASSIC}:sorted_loader", "--batches", "0"], "batches"),
