@@ -39,12 +39,13 @@ def _bounded(kind: type, low: float | None = None, high: float | None = None) ->
     return parse
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one paragraph on stderr, exit 2 (as every usage error)
-        from .render.safe import printable  # the message quotes what was typed: escape sequences stay inert
+class _UsageError(Exception):
+    """A command line the parser refused; the message names the option."""
 
-        self.exit(EXIT_ERROR, f"usage: {self.usage}\nloadercheck: error: {printable(message)}. "
-                              f"Run 'loadercheck --help' for the options.\n")
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # reported by run(): stderr, and the error document under --format json
+        raise _UsageError(message)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,8 +89,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         args = parser.parse_args(argv)
-    except SystemExit as done:  # --help, --version (0) or a usage error (2)
+    except SystemExit as done:  # --help, --version
         return done.code if isinstance(done.code, int) else EXIT_ERROR
+    except _UsageError as refused:
+        return _usage_error(parser, argv, str(refused))
     from .render.safe import printable
 
     try:
@@ -125,6 +128,32 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.output is not None:
         print(f"loadercheck: {report.verdict.upper()} — report written to {printable(args.output)}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAIL
+
+
+def _usage_error(parser: argparse.ArgumentParser, argv: list[str], message: str) -> int:
+    """One paragraph on stderr (what was typed is escaped); under ``--format json`` also the error
+    document on stdout, so a script still reads one JSON document. Returns 2."""
+    from .render.safe import printable
+
+    message = f"{message}. Run 'loadercheck --help' for the options."
+    sys.stderr.write(f"usage: {parser.usage}\nloadercheck: error: {printable(message)}\n")
+    if any(a == "--format=json" or (a == "--format" and b == "json") for a, b in zip(argv, argv[1:] + [""])):
+        from .render.json import render_error
+
+        sys.stdout.write(render_error(_typed_target(parser, argv), message))
+    return EXIT_ERROR
+
+
+def _typed_target(parser: argparse.ArgumentParser, argv: list[str]) -> str:
+    """The first word of ``argv`` that is neither an option nor an option's value ("" if none)."""
+    takes_value = {name for action in parser._actions if action.nargs is None for name in action.option_strings}
+    words = iter(argv)
+    for word in words:
+        if word in takes_value:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return ""
 
 
 def _error_message(exc: BaseException) -> str:

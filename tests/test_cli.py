@@ -279,3 +279,13 @@ def test_a_usage_error_quotes_what_was_typed_with_escape_sequences_inert():
     assert result.exit_code == 2
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr
     assert "--bogus\\x1b]0;pwned\\x07" in result.stderr and "--x\\x1b[31m" in result.stderr
+
+
+@pytest.mark.parametrize("format_args", [["--format", "json"], ["--format=json"]])
+def test_a_usage_error_under_format_json_still_writes_one_json_document(format_args):
+    result = invoke("--batches", "3", *format_args, f"{CLASSIC}:sorted_loader", "--probe-seeds", "0")
+    assert result.exit_code == 2
+    doc = json.loads(result.stdout)
+    assert doc["verdict"] is None and doc["target"] == f"{CLASSIC}:sorted_loader"
+    assert "--probe-seeds" in doc["error"] and "--probe-seeds" in result.stderr
+    assert invoke(f"{CLASSIC}:sorted_loader", "--format", "xml").stdout == ""  # json was not what it asked for
