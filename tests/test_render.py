@@ -98,3 +98,29 @@ def test_verdict_sentence_names_the_failing_checks_when_the_order_is_fine():
     text = render_text(_report([dup, PASS]), color=False)
     assert "defect that can hurt training: duplicates" in text and "not a shuffle" not in text
     assert "not a shuffle" in render_text(_report([FAIL, PASS]), color=False)
+
+
+def test_a_p_value_left_unsettled_by_the_budget_says_so():
+    from loadercheck.render.wording import evidence
+
+    settled = CheckResult("batch-entropy", Status.PASS, "m", 1.0, 0.0012, 0.04, details={"mc_settled": 1.0})
+    unsettled = CheckResult("batch-entropy", Status.PASS, "m", 1.0, 0.0012, 0.04, details={"mc_settled": 0.0})
+    assert evidence(settled) == "p=0.0012, effect=0.04"
+    assert evidence(unsettled) == "p=0.0012 unsettled, effect=0.04"
+    assert evidence(CheckResult("label-runs", Status.PASS, "m", 1.0, 0.5, 0.0)) == "p=0.5, effect=0.00"
+
+
+def test_a_gross_partial_sort_shows_the_net_its_budget_cut_short():
+    """Four checks significant on 2,048 labels: the nets' shared budget runs out before the last
+    certifies its level; the text report must not print that PASS as a plain p-value."""
+    import loadercheck
+    from loadercheck import synthetic as syn
+
+    y = syn.partial_sort(2048, syn.uniform_shares(10), 0.2, np.random.default_rng([2026, 0]))
+    report = loadercheck.check([(np.zeros((32, 2), np.float32), y[i:i + 32]) for i in range(0, 2048, 32)])
+    cut = [c for c in report.checks if (c.details or {}).get("mc_settled") == 0.0]
+    assert report.verdict.value == "fail" and cut
+    text = render_text(report, color=False, width=120)
+    for check in cut:
+        row = next(line for line in text.splitlines() if f" {check.id} " in line)
+        assert "unsettled" in row, row

@@ -27,10 +27,15 @@ def verdict_sentence(report: Report) -> str:
 
 
 def evidence(check: CheckResult) -> str:
-    """``p=..., effect=...`` for the checks table (the probe's effect is its held-out loss ratio)."""
+    """``p=..., effect=...`` for the checks table (the probe's effect is its held-out loss ratio).
+
+    A p-value whose permutation net stopped at the stream's budget reads ``p=... unsettled``: it
+    is valid but larger than more permutations could have shown (a PASS beside it is not a
+    finding that the order is fine)."""
     parts = []
     if check.pvalue is not None:
-        parts.append(f"p={check.pvalue:.2g}")
+        unsettled = (check.details or {}).get("mc_settled") == 0.0
+        parts.append(f"p={check.pvalue:.2g}{' unsettled' if unsettled else ''}")
     if check.effect is not None and check.id != "class-balance":
         name = "loss ratio" if check.id == "probe" else "effect"
         value = f"{check.effect:.2f}"
