@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ._version import __version__
+from .render.safe import printable  # imports only `re`: --help stays fast
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 EXIT_INTERRUPTED = 130  # Ctrl-C: the shell's code for a process ended by SIGINT
@@ -22,7 +23,7 @@ FORMATS = ("text", "json")
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def _bounded(kind: type, low: float | None = None, high: float | None = None) -> Callable[[str], float]:
+def _bounded(kind: type, low: float | None = None, high: float | None = None) -> Callable[[str], int | float]:
     """An argparse ``type=``: ``kind(text)``, refused with a message naming the range when outside it."""
 
     def parse(text: str):
@@ -35,7 +36,6 @@ def _bounded(kind: type, low: float | None = None, high: float | None = None) ->
             raise argparse.ArgumentTypeError(f"{text!r} is out of range: it must be {span}")
         return value
 
-    parse.__name__ = kind.__name__
     return parse
 
 
@@ -89,12 +89,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         args = parser.parse_args(argv)
-    except SystemExit as done:  # --help, --version
-        return done.code if isinstance(done.code, int) else EXIT_ERROR
+    except SystemExit:  # --help or --version printed; every refusal raises _UsageError instead
+        return EXIT_OK
     except _UsageError as refused:
         return _usage_error(parser, argv, str(refused))
-    from .render.safe import printable
-
     try:
         _validate_paths(args.output, args.html)
         if args.html is not None:
@@ -133,8 +131,6 @@ def run(argv: Sequence[str] | None = None) -> int:
 def _usage_error(parser: argparse.ArgumentParser, argv: list[str], message: str) -> int:
     """One paragraph on stderr (what was typed is escaped); under ``--format json`` also the error
     document on stdout, so a script still reads one JSON document. Returns 2."""
-    from .render.safe import printable
-
     message = f"{message}. Run 'loadercheck --help' for the options."
     sys.stderr.write(f"usage: {parser.usage}\nloadercheck: error: {printable(message)}\n")
     if any(a == "--format=json" or (a == "--format" and b == "json") for a, b in zip(argv, argv[1:] + [""])):
@@ -181,8 +177,6 @@ def _error_message(exc: BaseException) -> str:
 
 def _fail(target: str, format: str, output: Path | None, message: str) -> int:
     """Print the error on stderr (and, under --format json, the error document); return 2."""
-    from .render.safe import printable
-
     print(f"loadercheck: error: {printable(message)}", file=sys.stderr)
     if format == "json":  # scripts still get one JSON document where the report would go
         from .render.json import render_error

@@ -96,7 +96,6 @@ def feeds(tmp_path_factory):
     return str(path)
 
 
-
 @pytest.mark.parametrize("factory", ["one_empty", "meta_inputs", "markup_labels", "escape_labels", "scalar_label"])
 def test_odd_but_readable_feeds_get_a_verdict(feeds, factory):
     result = invoke(f"{feeds}:{factory}")
