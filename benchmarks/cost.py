@@ -10,7 +10,8 @@ excluded). With ``--before PATH`` (a checkout of an earlier commit, e.g. ``git w
 cell by cell in fresh subprocesses so that both see the same load; the table gives both and their
 ratio. Cells: sorted, partial sort (5%), shuffle buffer (half the data), drifting prior (0.05),
 clean 10 balanced classes, clean 1,000 classes drawn with replacement at batch 256, small batches
-(1, 2, 4: every net certifies over 512 to 2,048 batches), and
+(1, 2, 4: every net certifies over 512 to 2,048 batches), a faint partial sort of 2,048 labels
+(only window-drift sees it, and its net decides), and
 label-free images grouped by cluster (64 to 512 batches of 32).
 
 Also times ``loadercheck --help`` and a cold ``import loadercheck`` + ``check()`` of a small
@@ -40,6 +41,9 @@ CELLS = {
     "partial sort 5%": (16384, 32),
     "partial sort 5%, 64k": (65536, 32),
     "partial sort 5%, 4k": (4096, 32),
+    "partial sort 5%, 2k": (2048, 32),
+    "partial sort 5%, 2k, b=4": (2048, 4),
+    "partial sort 5%, 2k, b=1": (2048, 1),
     "buffer 0.5": (16384, 32),
     "buffer 0.5, 2k": (2048, 32),
     "partial sort 20%, 2k": (2048, 32),

@@ -17,7 +17,8 @@ from . import adapters, stats
 from .adapters.pytorch import SHUFFLE_FIX, DataLoaderAdapter
 from .options import Options
 from .results import CheckResult, LabelKind, Signal, Status, Stream, TestResult
-from .stats.permutation import MAX_NET_LABELS, PERM_OVERHEAD, STREAM_BUDGET, SharedPermutations, data_rng, net_size
+from .stats.permutation import (MAX_NET_LABELS, NET_BAND, PERM_OVERHEAD, STREAM_BUDGET, SharedPermutations, data_rng,
+                                net_size)
 
 from .ids import (  # noqa: F401 - re-exported: the ids have always been importable from here
     BATCH_ENTROPY,
@@ -255,6 +256,28 @@ def _signal_battery(signal: Signal) -> OrderCheck:
     return OrderCheck(signal.check, test, min(c.min_effect for c in parts), describe)
 
 
+NET_COST_ORDER = (LABEL_RUNS, BATCH_ENTROPY, TARGET_TREND, LABEL_AUTOCORRELATION, WINDOW_DRIFT)
+"""The order checks' nets, cheapest statistic first (measured on 2,048 labels, 10 classes, in batches of
+4-32); a signal's battery, several tests, comes last."""
+SMALL_BATCHES_COST_ORDER = (LABEL_RUNS, BATCH_ENTROPY, TARGET_TREND, WINDOW_DRIFT, LABEL_AUTOCORRELATION)
+"""The same in batches of fewer than 4 labels on average, where the autocorrelation's FFTs run over
+most positions (2-3x window-drift's cost at batches of 1 and 2)."""
+
+
+def _net_order(check_id: str, fast_p: float, far: float, mean_batch: float) -> tuple[bool, int, float]:
+    """The order the nets run in: checks whose fast p-value is far beyond the threshold (at most
+    ``far``) first, the cheapest statistic first among them, then the others by fast p-value.
+
+    The first net that rejects rejects the shuffled-feed null for the whole family, so one
+    decisive net is enough, and the cheapest will do. Any order is valid (each net's p-value is,
+    and Holm's first step is a union bound over them): this choice changes the cost only.
+    """
+    decisive = fast_p <= far
+    costs = SMALL_BATCHES_COST_ORDER if mean_batch < 4 else NET_COST_ORDER
+    cost = costs.index(check_id) if check_id in costs else len(costs)
+    return (not decisive, cost if decisive else 0, fast_p)
+
+
 def decide(adjusted_pvalue: float, effect: float | None, min_effect: float, alpha: float, ordered: bool) -> Status:
     """The decision rule of SPEC §4 for one statistical check.
 
@@ -333,10 +356,10 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
     # its prefix depends on alpha and m only, never on the data's order
     perms, labels = net_size(level)
     budget = {"mc_max_perms": perms, "mc_max_labels": labels}
-    # first the fast p-values (no permutations), then the nets, smallest fast p first: each net
-    # stops once its p-value reaches the Holm level it would get after the checks already
-    # rejected, or once it plainly cannot reach alpha (the sequential p-value is valid whatever
-    # stops it, so these choices change the cost, never the error rate)
+    # first the fast p-values (no permutations), then the nets: each net stops once its p-value
+    # reaches the Holm level it would get after the checks already rejected, or once it plainly
+    # cannot reach alpha (the sequential p-value is valid whatever stops it, so these choices
+    # change the cost, never the error rate)
     outcomes: list[tuple[OrderCheck, Context, TestResult | str]] = []
     for check, data, ctx in plan:
         try:
@@ -345,20 +368,42 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             outcomes.append((check, ctx, str(exc)))
     fast = [r.pvalue if isinstance(r, TestResult) else np.inf for _, _, r in outcomes]
     rejected, left = 0, STREAM_BUDGET  # label-permutations the nets of this stream may still spend
+    rejected_by, rejected_p = None, 1.0  # the check whose net rejected the shuffled-feed null first, its p
     # the permuted rows the nets share, seeded by the stream alone: no seed moves a verdict
     shared = SharedPermutations(data_rng(*(data for _, data, _ in plan), plan[0][2].stream.batch_sizes,
                                          salt="order nets"))
-    for i in sorted(range(m), key=lambda j: fast[j]):
+    sizes = plan[0][2].stream.batch_sizes
+    mean_batch = float(sizes.sum()) / max(sizes.size, 1)
+    for i in sorted(range(m), key=lambda j: _net_order(outcomes[j][0].id, fast[j], NET_BAND * mc_below, mean_batch)):
         check, ctx, first = outcomes[i]
         if not isinstance(first, TestResult) or (first.pvalue > mc_below and not first.details.get("wants_net")):
             continue  # (window-drift's staircase has no fast tail: on short streams it asks for its net)
         data = plan[i][1]
         holm_level = options.alpha / (m - rejected)
         n_net = max(1, min(int(np.size(data)), labels)) + PERM_OVERHEAD
+        if rejected_by is not None and first.pvalue <= NET_BAND * mc_below:
+            # every order check tests the same null (a shuffled feed), which a net has rejected:
+            # no further rejection can be a false alarm, so a check whose fast tail is this far
+            # beyond the threshold is named without a net of its own. It keeps what needs no
+            # permutations (Cantelli's bound), else takes the rejecting net's p-value (no smaller:
+            # the net certified that much, and a smaller level, an early look's, must not read more)
+            own = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below,
+                             reject_at=holm_level, accept_above=options.alpha, mc_budget=0, **budget)
+            if own.details.get("mc_needed"):
+                details = {k: v for k, v in own.details.items() if not k.startswith("mc_")}
+                method = (f"{first.method}; the shuffled-feed null rejected by the {rejected_by} net "
+                          f"(p={rejected_p:.2g}), which this p-value takes")
+                own = dataclasses.replace(first, pvalue=max(first.pvalue, rejected_p), method=method, details=details)
+            outcomes[i] = (check, ctx, own)
+            rejected += own.pvalue <= holm_level
+            continue
         result = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below, reject_at=holm_level,
                             accept_above=options.alpha, mc_budget=left // n_net, **budget)
         outcomes[i] = (check, ctx, result)
-        rejected += result.pvalue <= holm_level
+        if result.pvalue <= holm_level:
+            rejected += 1
+            if rejected_by is None:
+                rejected_by, rejected_p = check.id, result.pvalue
         d = result.details
         left = max(0, left - int(d.get("mc_perms", 0.0) * (d.get("mc_labels", n_net) + PERM_OVERHEAD)))
 

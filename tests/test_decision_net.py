@@ -129,3 +129,53 @@ def test_a_guards_early_looks_do_not_stall(make):
             worst = max(worst, time.perf_counter() - t0)
     limit = 0.25 if make == "clean" else 3.0  # generous: the test machine is shared
     assert worst < limit, worst
+
+
+def _scripted_check(check_id: str, fast_p: float, net_p: float, calls: list[str]):
+    """An order check whose fast p-value and net p-value are given (the decision logic alone)."""
+    from loadercheck.checks import OrderCheck
+    from loadercheck.results import TestResult
+
+    def test(data, batch_sizes, *, rng, mc_below, mc_budget=None, **_):
+        if rng is None:
+            return TestResult(1.0, fast_p, 0.5, "fast tail", {"fast_pvalue": fast_p})
+        if mc_budget == 0:  # asked for what needs no permutations: it needs them (as safety_net says)
+            return TestResult(1.0, 1.0, 0.5, "none left", {"fast_pvalue": fast_p, "mc_perms": 0.0, "mc_needed": 1.0})
+        calls.append(check_id)
+        return TestResult(1.0, net_p, 0.5, "net", {"fast_pvalue": fast_p, "mc_perms": 100.0, "mc_labels": 64.0})
+
+    return OrderCheck(check_id, test, 0.05, lambda r, ctx: "m")
+
+
+def test_once_a_net_rejects_the_shuffled_feed_fast_tails_far_beyond_stand():
+    """Every order check tests one null (a shuffled feed). Until a net rejects it every check with a
+    small fast p-value gets its net, in order (cheapest decisive first); after, a fast p-value far
+    beyond the threshold stands and one nearer it still gets its net."""
+    from loadercheck.checks import Context, _order_checks
+
+    stream = _stream(np.arange(2048) % 10, 32)
+    ctx = Context(stream, stream.labels, binned=False)
+    calls: list[str] = []
+    plan = [(_scripted_check("label-autocorrelation", 1e-12, 1e-12, calls), stream.labels, ctx),
+            (_scripted_check("label-runs", 1e-12, 0.5, calls), stream.labels, ctx),        # its net does not reject
+            (_scripted_check("window-drift", 1e-6, 1e-5, calls), stream.labels, ctx),      # near the threshold
+            (_scripted_check("batch-entropy", 1e-12, 1e-5, calls), stream.labels, ctx)]    # rejects first
+    results = {r.id: r for r in _order_checks(plan, Options())}
+    assert calls == ["label-runs", "batch-entropy", "window-drift"]
+    assert "rejected by the batch-entropy net" in results["label-autocorrelation"].method
+    # the rejecting net's p-value, not the fast tail's: an early look's smaller level must not read more
+    assert results["label-autocorrelation"].details["raw_pvalue"] == 1e-5
+    assert results["label-runs"].status is Status.PASS
+    assert {results[c].status for c in ("batch-entropy", "window-drift", "label-autocorrelation")} == {Status.FAIL}
+
+
+def test_a_gross_partial_sort_is_decided_by_one_net_and_names_every_check():
+    """2,048 labels, 20% partially sorted: one net rejects the shuffled feed; the other checks,
+    whose fast p-values are far beyond the threshold, are named without permutations of their own
+    (each net used to certify its own Holm level, and the last ran out of budget and passed)."""
+    y = syn.partial_sort(2048, U10, 0.2, np.random.default_rng([2026, 0]))
+    results = _order(run_checks(_stream(y, 32), Options()))
+    with_net = [r.id for r in results.values() if r.details.get("mc_perms", 0.0) > 0]
+    assert len(with_net) == 1
+    assert all(r.status in (Status.WARN, Status.FAIL) for r in results.values())
+    assert all(r.details.get("mc_settled", 1.0) == 1.0 for r in results.values())

@@ -110,16 +110,17 @@ def test_a_p_value_left_unsettled_by_the_budget_says_so():
     assert evidence(CheckResult("label-runs", Status.PASS, "m", 1.0, 0.5, 0.0)) == "p=0.5, effect=0.00"
 
 
-def test_a_gross_partial_sort_shows_the_net_its_budget_cut_short():
-    """Four checks significant on 2,048 labels: the nets' shared budget runs out before the last
-    certifies its level; the text report must not print that PASS as a plain p-value."""
+def test_a_partial_sort_shows_the_net_its_budget_cut_short():
+    """4,096 labels, 5% partially sorted: window-drift's net spends the stream's budget certifying its
+    level, and the nets of the checks after it stop unsettled; the text report must not print such a
+    PASS as a plain p-value."""
     import loadercheck
     from loadercheck import synthetic as syn
 
-    y = syn.partial_sort(2048, syn.uniform_shares(10), 0.2, np.random.default_rng([2026, 0]))
-    report = loadercheck.check([(np.zeros((32, 2), np.float32), y[i:i + 32]) for i in range(0, 2048, 32)])
+    y = syn.partial_sort(4096, syn.uniform_shares(10), 0.05, np.random.default_rng([7, 0]))
+    report = loadercheck.check([(np.zeros((32, 2), np.float32), y[i:i + 32]) for i in range(0, 4096, 32)])
     cut = [c for c in report.checks if (c.details or {}).get("mc_settled") == 0.0]
-    assert report.verdict.value == "fail" and cut
+    assert report.verdict.value == "warn" and cut
     text = render_text(report, color=False, width=120)
     for check in cut:
         row = next(line for line in text.splitlines() if f" {check.id} " in line)

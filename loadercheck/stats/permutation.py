@@ -454,7 +454,8 @@ def safety_net(
     ``mc_below``) tell the sequential permutations when the decision is settled; they change the
     cost, never the validity (the Monte Carlo p-value is anytime-valid). ``mc_budget`` caps the
     permutations actually drawn (what is left of a stream's budget) below ``mc_max_perms``, the net's
-    nominal size (which alone decides whether a fast p-value far beyond the threshold stands).
+    nominal size (which alone decides whether a fast p-value far beyond the threshold stands); at 0,
+    a p-value that needs permutations is 1, with ``details["mc_needed"]`` set.
     """
     if mc_below <= 0 or (fast_p > mc_below and not force):
         return NetOutcome(float(fast_p), fast_method, {})
@@ -465,6 +466,9 @@ def safety_net(
         return NetOutcome(float(cantelli_p), "Cantelli bound (permutation net not needed)", {"mc_perms": 0.0})
     if trusts_fast_tail(fast_p, mc_below, labels.size, mc_max_perms, CHEAP_NET_COST) and not force:
         return NetOutcome(float(fast_p), f"{fast_method} (far beyond the threshold: net not needed)", {"mc_perms": 0.0})
+    if mc_budget == 0:  # nothing left to permute with: the valid answer is p = 1, unsettled
+        return NetOutcome(1.0, f"{fast_method} (permutations needed, none left in the budget: unsettled)",
+                          {"mc_perms": 0.0, "mc_settled": 0.0, "mc_needed": 1.0})
     reject_at = mc_below / 2.0 if reject_at is None else reject_at
     accept_above = mc_below if accept_above is None else accept_above
     mc = monte_carlo_outcome(
@@ -472,7 +476,7 @@ def safety_net(
         labels,
         batch_sizes,
         rng=rng,
-        max_perms=max(1, min(mc_max_perms, mc_budget if mc_budget is not None else mc_max_perms)),
+        max_perms=min(mc_max_perms, mc_budget if mc_budget is not None else mc_max_perms),
         max_labels=mc_max_labels,
         min_batches=min_batches,
         cells_per_label=cells_per_label,

@@ -46,3 +46,21 @@ def test_runs_and_batch_rows_counted_densely_or_by_sorting_agree(batch, classes,
     for a, b in zip(dense, sorting):
         np.testing.assert_allclose(a, b, rtol=1e-12)
         assert np.ptp(a) > 1.0
+
+
+@pytest.mark.parametrize("batch,last", [(2, 1), (2, 2), (3, 2), (4, 1), (4, 4)])
+def test_runs_of_small_batches_counted_by_pairs_or_by_tables_agree(batch, last, monkeypatch):
+    """Batches of 2-4 count their matches pair by pair; a shorter last batch included."""
+    import loadercheck.stats.runs as runs
+
+    rng = np.random.default_rng([batch, last])
+    sizes = np.r_[np.full(300, batch), last]
+    x = rng.integers(0, 6, int(sizes.sum()))
+    rows = np.stack([x, np.sort(x)] + [rng.permutation(x) for _ in range(6)])
+    weights = np.linspace(0.5, 2.0, 6)
+    pairs = [runs_rows(rows, sizes, 6), runs_rows(rows, sizes, 6, weights)]
+    monkeypatch.setattr(runs, "PAIRS_MAX_BATCH", 0)  # every row through its batch x class table
+    tables = [runs_rows(rows, sizes, 6), runs_rows(rows, sizes, 6, weights)]
+    for a, b in zip(pairs, tables):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+        assert np.ptp(a) > 1.0

@@ -69,6 +69,20 @@ def test_a_tiny_cantelli_bound_skips_the_permutations():
     assert out.pvalue == pytest.approx(1e-6) and out.details["mc_perms"] == 0.0
 
 
+def test_with_no_permutations_left_only_what_needs_none_stands():
+    """``mc_budget=0``: Cantelli's bound still decides; a p-value that needs permutations is 1, unsettled."""
+    sizes = np.ones(SORTED.size, dtype=np.int64)
+
+    def net(cantelli_p):
+        return safety_net(5e-4, "fast", cantelli_p, _adjacent_matches, SORTED, sizes, rng=np.random.default_rng(0),
+                          mc_below=1e-3, mc_max_perms=999, mc_max_labels=4096, mc_budget=0)
+
+    bound = net(1e-6)
+    assert bound.pvalue == pytest.approx(1e-6) and "mc_needed" not in bound.details
+    none_left = net(0.5)
+    assert none_left.pvalue == 1.0 and none_left.details == {"mc_perms": 0.0, "mc_settled": 0.0, "mc_needed": 1.0}
+
+
 def test_monte_carlo_p_value_is_valid_on_clean_streams():
     """Besag-Clifford p on exchangeable streams: P(p <= q) <= q at every level checked."""
     sizes = np.ones(200, dtype=np.int64)
