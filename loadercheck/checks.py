@@ -17,8 +17,8 @@ from . import adapters, stats
 from .adapters.pytorch import SHUFFLE_FIX, DataLoaderAdapter
 from .options import Options
 from .results import CheckResult, LabelKind, Signal, Status, Stream, TestResult
-from .stats.permutation import (MAX_NET_LABELS, NET_BAND, PERM_OVERHEAD, STREAM_BUDGET, SharedPermutations, data_rng,
-                                net_size)
+from .stats.permutation import (CHEAP_NET_COST, MAX_NET_LABELS, NET_BAND, PERM_OVERHEAD, STREAM_BUDGET,
+                                SharedPermutations, data_rng, net_size)
 
 from .ids import (  # noqa: F401 - re-exported: the ids have always been importable from here
     BATCH_ENTROPY,
@@ -256,6 +256,10 @@ def _signal_battery(signal: Signal) -> OrderCheck:
     return OrderCheck(signal.check, test, min(c.min_effect for c in parts), describe)
 
 
+SHORT_PREFIX_FLOOR = 1e-12
+"""On prefixes whose nets are cheap, the fast p-value below which a check is named without a net of its own
+once a net has rejected the shuffled-feed null: 300x below the smallest fast p-value a clean stream has
+shown (3.3e-10: 95/5 classes, 1,024 labels, ``benchmarks/calibration.py``)."""
 NET_COST_ORDER = (LABEL_RUNS, BATCH_ENTROPY, TARGET_TREND, LABEL_AUTOCORRELATION, WINDOW_DRIFT)
 """The order checks' nets, cheapest statistic first (measured on 2,048 labels, 10 classes, in batches of
 4-32); a signal's battery, several tests, comes last."""
@@ -374,14 +378,19 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
                                          salt="order nets"))
     sizes = plan[0][2].stream.batch_sizes
     mean_batch = float(sizes.sum()) / max(sizes.size, 1)
-    for i in sorted(range(m), key=lambda j: _net_order(outcomes[j][0].id, fast[j], NET_BAND * mc_below, mean_batch)):
+    # a fast p-value 10,000x beyond the threshold makes a net decisive (it runs first); once the null
+    # is rejected it names its check without a net, on short prefixes (where clean streams' fast
+    # tails have reached 3.3e-10) only below SHORT_PREFIX_FLOOR
+    decisive = NET_BAND * mc_below
+    far = decisive if min(int(sizes.sum()), labels) * perms > CHEAP_NET_COST else min(decisive, SHORT_PREFIX_FLOOR)
+    for i in sorted(range(m), key=lambda j: _net_order(outcomes[j][0].id, fast[j], decisive, mean_batch)):
         check, ctx, first = outcomes[i]
         if not isinstance(first, TestResult) or (first.pvalue > mc_below and not first.details.get("wants_net")):
             continue  # (window-drift's staircase has no fast tail: on short streams it asks for its net)
         data = plan[i][1]
         holm_level = options.alpha / (m - rejected)
         n_net = max(1, min(int(np.size(data)), labels)) + PERM_OVERHEAD
-        if rejected_by is not None and first.pvalue <= NET_BAND * mc_below:
+        if rejected_by is not None and first.pvalue <= far:
             # every order check tests the same null (a shuffled feed), which a net has rejected:
             # no further rejection can be a false alarm, so a check whose fast tail is this far
             # beyond the threshold is named without a net of its own. It keeps what needs no
