@@ -17,8 +17,8 @@ from . import adapters, stats
 from .adapters.pytorch import SHUFFLE_FIX, DataLoaderAdapter
 from .options import Options
 from .results import CheckResult, LabelKind, Signal, Status, Stream, TestResult
-from .stats.permutation import (CHEAP_NET_COST, MAX_NET_LABELS, NET_BAND, PERM_OVERHEAD, STREAM_BUDGET,
-                                SharedPermutations, data_rng, net_size)
+from .stats.permutation import (MAX_NET_LABELS, NET_BAND, PERM_OVERHEAD, STREAM_BUDGET, SharedPermutations,
+                                data_rng, net_size)
 
 from .ids import (  # noqa: F401 - re-exported: the ids have always been importable from here
     BATCH_ENTROPY,
@@ -256,10 +256,10 @@ def _signal_battery(signal: Signal) -> OrderCheck:
     return OrderCheck(signal.check, test, min(c.min_effect for c in parts), describe)
 
 
-SHORT_PREFIX_FLOOR = 1e-12
-"""On prefixes whose nets are cheap, the fast p-value below which a check is named without a net of its own
-once a net has rejected the shuffled-feed null: 300x below the smallest fast p-value a clean stream has
-shown (3.3e-10: 95/5 classes, 1,024 labels, ``benchmarks/calibration.py``)."""
+NAMING_FLOOR = 1e-12
+"""Once the shuffled-feed null is rejected, a fast p-value below this names its check without a net of its
+own: 300x below the smallest fast p-value a clean stream has shown (3.3e-10: 95/5 classes, 1,024 labels,
+``benchmarks/calibration.py``)."""
 NET_COST_ORDER = (LABEL_RUNS, BATCH_ENTROPY, TARGET_TREND, LABEL_AUTOCORRELATION, WINDOW_DRIFT)
 """The order checks' nets, cheapest statistic first (measured on 2,048 labels, 10 classes, in batches of
 4-32); a signal's battery, several tests, comes last."""
@@ -268,18 +268,18 @@ SMALL_BATCHES_COST_ORDER = (LABEL_RUNS, BATCH_ENTROPY, TARGET_TREND, WINDOW_DRIF
 most positions (2-3x window-drift's cost at batches of 1 and 2)."""
 
 
-def _net_order(check_id: str, fast_p: float, far: float, mean_batch: float) -> tuple[bool, int, float]:
+def _net_order(check_id: str, fast_p: float, decisive: float, mean_batch: float) -> tuple[bool, int, float]:
     """The order the nets run in: checks whose fast p-value is far beyond the threshold (at most
-    ``far``) first, the cheapest statistic first among them, then the others by fast p-value.
+    ``decisive``) first, the cheapest statistic first among them, then the others by fast p-value.
 
     The first net that rejects rejects the shuffled-feed null for the whole family, so one
     decisive net is enough, and the cheapest will do. Any order is valid (each net's p-value is,
     and Holm's first step is a union bound over them): this choice changes the cost only.
     """
-    decisive = fast_p <= far
+    first = fast_p <= decisive
     costs = SMALL_BATCHES_COST_ORDER if mean_batch < 4 else NET_COST_ORDER
     cost = costs.index(check_id) if check_id in costs else len(costs)
-    return (not decisive, cost if decisive else 0, fast_p)
+    return (not first, cost if first else 0, fast_p)
 
 
 def decide(adjusted_pvalue: float, effect: float | None, min_effect: float, alpha: float, ordered: bool) -> Status:
@@ -379,10 +379,9 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
     sizes = plan[0][2].stream.batch_sizes
     mean_batch = float(sizes.sum()) / max(sizes.size, 1)
     # a fast p-value 10,000x beyond the threshold makes a net decisive (it runs first); once the null
-    # is rejected it names its check without a net, on short prefixes (where clean streams' fast
-    # tails have reached 3.3e-10) only below SHORT_PREFIX_FLOOR
+    # is rejected, one below NAMING_FLOOR names its check without a net of its own
     decisive = NET_BAND * mc_below
-    far = decisive if min(int(sizes.sum()), labels) * perms > CHEAP_NET_COST else min(decisive, SHORT_PREFIX_FLOOR)
+    far = min(decisive, NAMING_FLOOR)
     for i in sorted(range(m), key=lambda j: _net_order(outcomes[j][0].id, fast[j], decisive, mean_batch)):
         check, ctx, first = outcomes[i]
         if not isinstance(first, TestResult) or (first.pvalue > mc_below and not first.details.get("wants_net")):
@@ -391,18 +390,20 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
         holm_level = options.alpha / (m - rejected)
         n_net = max(1, min(int(np.size(data)), labels)) + PERM_OVERHEAD
         if rejected_by is not None and first.pvalue <= far:
-            # every order check tests the same null (a shuffled feed), which a net has rejected:
-            # no further rejection can be a false alarm, so a check whose fast tail is this far
-            # beyond the threshold is named without a net of its own. It keeps what needs no
-            # permutations (Cantelli's bound), else takes the rejecting net's p-value (no smaller:
-            # the net certified that much, and a smaller level, an early look's, must not read more)
+            # every order check tests the same null (a shuffled feed), which is rejected: no further
+            # rejection can be a false alarm, so a check whose fast tail is this far beyond the
+            # threshold is named without a net of its own. Its p-value: what needs no permutations
+            # (Cantelli's bound, or a fast tail the net trusts) where that is smaller, else the
+            # rejecting p-value (no smaller: that much was certified, and an early look's smaller
+            # level must not read more)
             own = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below,
                              reject_at=holm_level, accept_above=options.alpha, mc_budget=0, **budget)
-            if own.details.get("mc_needed"):
-                details = {k: v for k, v in own.details.items() if not k.startswith("mc_")}
-                method = (f"{first.method}; the shuffled-feed null rejected by the {rejected_by} net "
-                          f"(p={rejected_p:.2g}), which this p-value takes")
-                own = dataclasses.replace(first, pvalue=max(first.pvalue, rejected_p), method=method, details=details)
+            named = max(first.pvalue, rejected_p)
+            if own.pvalue > named:
+                method = (f"{first.method}; the shuffled-feed null rejected by {rejected_by} "
+                          f"(p={rejected_p:.2g}), whose p-value this check takes")
+                details = {k: v for k, v in first.details.items() if not k.startswith("mc_")}
+                own = dataclasses.replace(first, pvalue=named, method=method, details=details)
             outcomes[i] = (check, ctx, own)
             rejected += own.pvalue <= holm_level
             continue

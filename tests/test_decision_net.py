@@ -139,8 +139,8 @@ def _scripted_check(check_id: str, fast_p: float, net_p: float, calls: list[str]
     def test(data, batch_sizes, *, rng, mc_below, mc_budget=None, **_):
         if rng is None:
             return TestResult(1.0, fast_p, 0.5, "fast tail", {"fast_pvalue": fast_p})
-        if mc_budget == 0:  # asked for what needs no permutations: it needs them (as safety_net says)
-            return TestResult(1.0, 1.0, 0.5, "none left", {"fast_pvalue": fast_p, "mc_perms": 0.0, "mc_needed": 1.0})
+        if mc_budget == 0:  # no permutations: a bound far weaker than the fast tail (Cantelli's)
+            return TestResult(1.0, 0.3, 0.5, "bound", {"fast_pvalue": fast_p, "mc_perms": 0.0, "mc_settled": 0.0})
         calls.append(check_id)
         return TestResult(1.0, net_p, 0.5, "net", {"fast_pvalue": fast_p, "mc_perms": 100.0, "mc_labels": 64.0})
 
@@ -163,7 +163,7 @@ def test_once_a_net_rejects_the_shuffled_feed_fast_tails_far_beyond_stand():
             (_scripted_check("batch-entropy", 1e-13, 1e-5, calls), stream.labels, ctx)]    # rejects first
     results = {r.id: r for r in _order_checks(plan, Options())}
     assert calls == ["label-runs", "batch-entropy", "window-drift"]
-    assert "rejected by the batch-entropy net" in results["label-autocorrelation"].method
+    assert "rejected by batch-entropy" in results["label-autocorrelation"].method
     # the rejecting net's p-value, not the fast tail's: an early look's smaller level must not read more
     assert results["label-autocorrelation"].details["raw_pvalue"] == 1e-5
     assert results["label-runs"].status is Status.PASS
@@ -180,3 +180,18 @@ def test_a_gross_partial_sort_is_decided_by_one_net_and_names_every_check():
     assert len(with_net) == 1
     assert all(r.status in (Status.WARN, Status.FAIL) for r in results.values())
     assert all(r.details.get("mc_settled", 1.0) == 1.0 for r in results.values())
+
+
+def test_a_check_named_after_the_rejection_keeps_the_evidence_it_has_without_permutations():
+    """Continuous targets in alternating high and low batches: target-trend's median-runs part is far
+    beyond the threshold and Cantelli's bound certifies it without permutations; named after the
+    label-runs net rejected the null, the check must keep that (not fall to its trend part alone)."""
+    rng = np.random.default_rng(3)
+    group = np.repeat(np.arange(32), 32)
+    values = np.where(group % 2 == 0, rng.uniform(0.5, 1, group.size), rng.uniform(0, 0.5, group.size))
+    stream = Stream((Epoch(values, np.full(32, 32, dtype=np.int64)),), LabelKind.CONTINUOUS, None,
+                    LoaderInfo("synthetic"))
+    results = {r.id: r for r in run_checks(stream, Options())}
+    trend = results["target-trend"]
+    assert trend.status in (Status.WARN, Status.FAIL) and trend.pvalue <= 1e-3
+    assert "Cantelli" in trend.method

@@ -455,7 +455,7 @@ def safety_net(
     cost, never the validity (the Monte Carlo p-value is anytime-valid). ``mc_budget`` caps the
     permutations actually drawn (what is left of a stream's budget) below ``mc_max_perms``, the net's
     nominal size (which alone decides whether a fast p-value far beyond the threshold stands); at 0,
-    a p-value that needs permutations is 1, with ``details["mc_needed"]`` set.
+    a p-value that needs permutations is Cantelli's bound, unsettled.
     """
     if mc_below <= 0 or (fast_p > mc_below and not force):
         return NetOutcome(float(fast_p), fast_method, {})
@@ -466,9 +466,10 @@ def safety_net(
         return NetOutcome(float(cantelli_p), "Cantelli bound (permutation net not needed)", {"mc_perms": 0.0})
     if trusts_fast_tail(fast_p, mc_below, labels.size, mc_max_perms, CHEAP_NET_COST) and not force:
         return NetOutcome(float(fast_p), f"{fast_method} (far beyond the threshold: net not needed)", {"mc_perms": 0.0})
-    if mc_budget == 0:  # nothing left to permute with: the valid answer is p = 1, unsettled
-        return NetOutcome(1.0, f"{fast_method} (permutations needed, none left in the budget: unsettled)",
-                          {"mc_perms": 0.0, "mc_settled": 0.0, "mc_needed": 1.0})
+    if mc_budget == 0:  # no permutations left: Cantelli's bound, valid on its own, unsettled
+        none = SequentialOutcome(1.0, 0, 0, "budget")
+        return NetOutcome(float(cantelli_p), "Cantelli bound (no permutations left in the budget: unsettled)",
+                          {**none.details(), "mc_labels": 0.0})
     reject_at = mc_below / 2.0 if reject_at is None else reject_at
     accept_above = mc_below if accept_above is None else accept_above
     mc = monte_carlo_outcome(

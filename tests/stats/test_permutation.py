@@ -70,7 +70,8 @@ def test_a_tiny_cantelli_bound_skips_the_permutations():
 
 
 def test_with_no_permutations_left_only_what_needs_none_stands():
-    """``mc_budget=0``: Cantelli's bound still decides; a p-value that needs permutations is 1, unsettled."""
+    """``mc_budget=0``: Cantelli's bound within its share decides as ever; above it, it is the p-value
+    (valid on its own, unsettled), where one permutation used to be drawn."""
     sizes = np.ones(SORTED.size, dtype=np.int64)
 
     def net(cantelli_p):
@@ -78,9 +79,10 @@ def test_with_no_permutations_left_only_what_needs_none_stands():
                           mc_below=1e-3, mc_max_perms=999, mc_max_labels=4096, mc_budget=0)
 
     bound = net(1e-6)
-    assert bound.pvalue == pytest.approx(1e-6) and "mc_needed" not in bound.details
-    none_left = net(0.5)
-    assert none_left.pvalue == 1.0 and none_left.details == {"mc_perms": 0.0, "mc_settled": 0.0, "mc_needed": 1.0}
+    assert bound.pvalue == pytest.approx(1e-6) and bound.details == {"mc_perms": 0.0}
+    none_left = net(0.3)
+    assert none_left.pvalue == 0.3 and none_left.details["mc_perms"] == 0.0 and none_left.details["mc_settled"] == 0.0
+    assert (none_left.details["mc_p_low"], none_left.details["mc_p_high"]) == (0.0, 1.0)
 
 
 def test_monte_carlo_p_value_is_valid_on_clean_streams():
