@@ -402,8 +402,9 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             if own.pvalue > named:
                 method = (f"{first.method}; the shuffled-feed null rejected by {rejected_by} "
                           f"(p={rejected_p:.2g}), whose p-value this check takes")
-                details = {k: v for k, v in first.details.items() if not k.startswith("mc_")}
-                own = dataclasses.replace(first, pvalue=named, method=method, details=details)
+                own = dataclasses.replace(first, pvalue=named, method=method)
+            # no net ran for it: nothing is unsettled
+            own = dataclasses.replace(own, details={k: v for k, v in own.details.items() if not k.startswith("mc_")})
             outcomes[i] = (check, ctx, own)
             rejected += own.pvalue <= holm_level
             continue

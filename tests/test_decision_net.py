@@ -131,7 +131,7 @@ def test_a_guards_early_looks_do_not_stall(make):
     assert worst < limit, worst
 
 
-def _scripted_check(check_id: str, fast_p: float, net_p: float, calls: list[str]):
+def _scripted_check(check_id: str, fast_p: float, net_p: float, calls: list[str], bound: float = 0.3):
     """An order check whose fast p-value and net p-value are given (the decision logic alone)."""
     from loadercheck.checks import OrderCheck
     from loadercheck.results import TestResult
@@ -139,8 +139,8 @@ def _scripted_check(check_id: str, fast_p: float, net_p: float, calls: list[str]
     def test(data, batch_sizes, *, rng, mc_below, mc_budget=None, **_):
         if rng is None:
             return TestResult(1.0, fast_p, 0.5, "fast tail", {"fast_pvalue": fast_p})
-        if mc_budget == 0:  # no permutations: a bound far weaker than the fast tail (Cantelli's)
-            return TestResult(1.0, 0.3, 0.5, "bound", {"fast_pvalue": fast_p, "mc_perms": 0.0, "mc_settled": 0.0})
+        if mc_budget == 0:  # no permutations: Cantelli's bound, unsettled (as safety_net returns it)
+            return TestResult(1.0, bound, 0.5, "bound", {"fast_pvalue": fast_p, "mc_perms": 0.0, "mc_settled": 0.0})
         calls.append(check_id)
         return TestResult(1.0, net_p, 0.5, "net", {"fast_pvalue": fast_p, "mc_perms": 100.0, "mc_labels": 64.0})
 
@@ -160,12 +160,15 @@ def test_once_a_net_rejects_the_shuffled_feed_fast_tails_far_beyond_stand():
     plan = [(_scripted_check("label-autocorrelation", 1e-13, 1e-12, calls), stream.labels, ctx),
             (_scripted_check("label-runs", 1e-13, 0.5, calls), stream.labels, ctx),        # its net does not reject
             (_scripted_check("window-drift", 1e-10, 1e-5, calls), stream.labels, ctx),     # near, on a short stream
-            (_scripted_check("batch-entropy", 1e-13, 1e-5, calls), stream.labels, ctx)]    # rejects first
+            (_scripted_check("batch-entropy", 1e-13, 1e-5, calls), stream.labels, ctx),    # rejects first
+            (_scripted_check("target-trend", 1e-13, 0.5, calls, bound=1e-6), stream.labels, ctx)]  # its own bound
     results = {r.id: r for r in _order_checks(plan, Options())}
     assert calls == ["label-runs", "batch-entropy", "window-drift"]
     assert "rejected by batch-entropy" in results["label-autocorrelation"].method
     # the rejecting net's p-value, not the fast tail's: an early look's smaller level must not read more
     assert results["label-autocorrelation"].details["raw_pvalue"] == 1e-5
+    # a bound of its own, smaller than the rejecting p-value, stands; no net ran for it, so it is not unsettled
+    assert results["target-trend"].details["raw_pvalue"] == 1e-6 and "mc_settled" not in results["target-trend"].details
     assert results["label-runs"].status is Status.PASS
     assert {results[c].status for c in ("batch-entropy", "window-drift", "label-autocorrelation")} == {Status.FAIL}
 
@@ -195,3 +198,5 @@ def test_a_check_named_after_the_rejection_keeps_the_evidence_it_has_without_per
     trend = results["target-trend"]
     assert trend.status in (Status.WARN, Status.FAIL) and trend.pvalue <= 1e-3
     assert "Cantelli" in trend.method
+    named = [r for r in results.values() if "rejected by" in (r.method or "")]
+    assert named and all("mc_settled" not in r.details for r in named)  # no net ran: nothing unsettled

@@ -468,7 +468,7 @@ def safety_net(
         return NetOutcome(float(fast_p), f"{fast_method} (far beyond the threshold: net not needed)", {"mc_perms": 0.0})
     if mc_budget == 0:  # no permutations left: Cantelli's bound, valid on its own, unsettled
         none = SequentialOutcome(1.0, 0, 0, "budget")
-        return NetOutcome(float(cantelli_p), "Cantelli bound (no permutations left in the budget: unsettled)",
+        return NetOutcome(float(cantelli_p), "Cantelli bound (no permutations drawn: unsettled)",
                           {**none.details(), "mc_labels": 0.0})
     reject_at = mc_below / 2.0 if reject_at is None else reject_at
     accept_above = mc_below if accept_above is None else accept_above
