@@ -388,7 +388,6 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             continue  # (window-drift's staircase has no fast tail: on short streams it asks for its net)
         data = plan[i][1]
         holm_level = options.alpha / (m - rejected)
-        n_net = max(1, min(int(np.size(data)), labels)) + PERM_OVERHEAD
         if rejected_by is not None and first.pvalue <= far:
             # every order check tests the same null (a shuffled feed), which is rejected: no further
             # rejection can be a false alarm, so a check whose fast tail is this far beyond the
@@ -408,6 +407,7 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             outcomes[i] = (check, ctx, own)
             rejected += own.pvalue <= holm_level
             continue
+        n_net = max(1, min(int(np.size(data)), labels)) + PERM_OVERHEAD
         result = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below, reject_at=holm_level,
                             accept_above=options.alpha, mc_budget=left // n_net, **budget)
         outcomes[i] = (check, ctx, result)

@@ -41,24 +41,28 @@ def _matches(a: np.ndarray, c: np.ndarray, class_weights: np.ndarray | None) -> 
     return (eq * class_weights[a]).reshape(eq.shape[0], -1).sum(axis=1)  # equal: a's class is c's
 
 
+def _within(v: np.ndarray, class_weights: np.ndarray | None) -> np.ndarray:
+    """Per row, the equal pairs inside the batches of ``v`` (R, batches, b)."""
+    b = v.shape[-1]
+    return sum((_matches(v[..., : b - s], v[..., s:], class_weights) for s in range(1, b)), np.zeros(v.shape[0]))
+
+
+def _across(prev: np.ndarray, nxt: np.ndarray, class_weights: np.ndarray | None) -> np.ndarray:
+    """Per row, the equal pairs between each batch of ``prev`` and the batch of ``nxt`` after it."""
+    return sum((_matches(prev[..., i : i + 1], nxt, class_weights) for i in range(prev.shape[-1])),
+               np.zeros(prev.shape[0]))
+
+
 def _runs_by_pairs(rows: np.ndarray, sizes: np.ndarray, class_weights: np.ndarray | None) -> np.ndarray:
     """T of :func:`runs_rows` from pairwise comparisons, for batches of one size b (the last may be smaller):
     (2 / b) x the equal pairs inside a batch + 1 / (b b') x the equal pairs across consecutive batches."""
     reps, b, last = rows.shape[0], int(sizes[0]), int(sizes[-1])
     full = sizes.size - (last != b)
     v = rows[:, : full * b].reshape(reps, full, b)
-    within = np.zeros(reps)
-    for shift in range(1, b):
-        within += _matches(v[:, :, : b - shift], v[:, :, shift:], class_weights)
-    cross = np.zeros(reps)
-    for i in range(b):
-        cross += _matches(v[:, :-1, i : i + 1], v[:, 1:], class_weights)
-    total = within * (2.0 / b) + cross / (b * b)
+    total = _within(v, class_weights) * (2.0 / b) + _across(v[:, :-1], v[:, 1:], class_weights) / (b * b)
     if full < sizes.size:  # the shorter last batch
-        tail, prev = rows[:, full * b :], v[:, -1]
-        pairs = sum((_matches(tail[:, : last - s], tail[:, s:], class_weights) for s in range(1, last)), np.zeros(reps))
-        across = sum((_matches(prev[:, i : i + 1], tail, class_weights) for i in range(b)), np.zeros(reps))
-        total += pairs * (2.0 / last) + across / (b * last)
+        tail = rows[:, None, full * b :]
+        total += _within(tail, class_weights) * (2.0 / last) + _across(v[:, -1:], tail, class_weights) / (b * last)
     return total
 
 
