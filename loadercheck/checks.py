@@ -350,15 +350,22 @@ def run_checks(stream: Stream, options: Options) -> tuple[CheckResult, ...]:
     return tuple(sorted(results, key=lambda c: CHECK_IDS.index(c.id)))
 
 
+HOLM_WEIGHTS = {WINDOW_DRIFT: 2.0, LABEL_RUNS: 1.0, BATCH_ENTROPY: 0.5, LABEL_AUTOCORRELATION: 0.5}
+"""Each order check's weight in Holm's procedure (any other: 1): its first level is alpha x its weight /
+the family's weights. window-drift sees the defects that cost training most (datasets concatenated,
+partial sorts, shuffle buffers over sorted data) and carries twice the share; batch-entropy reads the
+batch x class counts label-runs reads (they fire together), and the autocorrelation sees periodic
+patterns, which reach significance far beyond the threshold."""
+
+
 def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: Options) -> list[CheckResult]:
     m = len(plan)
     if m == 0:
         return []
-    level = options.alpha / m
-    mc_below = MC_FACTOR * level
-    # a net sized to certify Holm's first level (alpha / m) within its budget of label-permutations;
-    # its prefix depends on alpha and m only, never on the data's order
-    perms, labels = net_size(level)
+    # every net sized to certify alpha / m within its budget of label-permutations (so its prefix, and
+    # whether a fast p-value far beyond the threshold stands, depend on alpha and m only, never on the
+    # data's order); a net on few labels may draw more near its level (resolving_perms)
+    perms, labels = net_size(options.alpha / m)
     budget = {"mc_max_perms": perms, "mc_max_labels": labels}
     # first the fast p-values (no permutations), then the nets: each net stops once its p-value
     # reaches the Holm level it would get after the checks already rejected, or once it plainly
@@ -371,7 +378,10 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
         except stats.NotEnoughData as exc:
             outcomes.append((check, ctx, str(exc)))
     fast = [r.pvalue if isinstance(r, TestResult) else np.inf for _, _, r in outcomes]
-    rejected, left = 0, STREAM_BUDGET  # label-permutations the nets of this stream may still spend
+    # weighted Holm over the checks that ran: check i's first level is alpha w_i / W
+    weight = [HOLM_WEIGHTS.get(check.id, 1.0) for check, _, _ in outcomes]
+    total = sum(w for w, r in zip(weight, outcomes) if isinstance(r[2], TestResult)) or 1.0
+    left = STREAM_BUDGET  # label-permutations the nets of this stream may still spend
     rejected_by, rejected_p = None, 1.0  # the check whose net rejected the shuffled-feed null first, its p
     # the permuted rows the nets share, seeded by the stream alone: no seed moves a verdict
     shared = SharedPermutations(data_rng(*(data for _, data, _ in plan), plan[0][2].stream.batch_sizes,
@@ -380,14 +390,16 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
     mean_batch = float(sizes.sum()) / max(sizes.size, 1)
     # a fast p-value 10,000x beyond the threshold makes a net decisive (it runs first); once the null
     # is rejected, one below NAMING_FLOOR names its check without a net of its own
-    decisive = NET_BAND * mc_below
-    far = min(decisive, NAMING_FLOOR)
-    for i in sorted(range(m), key=lambda j: _net_order(outcomes[j][0].id, fast[j], decisive, mean_batch)):
+    mc_below = [MC_FACTOR * options.alpha * w / total for w in weight]
+    decisive = [NET_BAND * below for below in mc_below]
+    rejected_weight = 0.0
+    for i in sorted(range(m), key=lambda j: _net_order(outcomes[j][0].id, fast[j], decisive[j], mean_batch)):
         check, ctx, first = outcomes[i]
-        if not isinstance(first, TestResult) or (first.pvalue > mc_below and not first.details.get("wants_net")):
+        if not isinstance(first, TestResult) or (first.pvalue > mc_below[i] and not first.details.get("wants_net")):
             continue  # (window-drift's staircase has no fast tail: on short streams it asks for its net)
         data = plan[i][1]
-        holm_level = options.alpha / (m - rejected)
+        holm_level = options.alpha * weight[i] / max(total - rejected_weight, weight[i])
+        far = min(decisive[i], NAMING_FLOOR)
         if rejected_by is not None and first.pvalue <= far:
             # every order check tests the same null (a shuffled feed), which is rejected: no further
             # rejection can be a false alarm, so a check whose fast tail is this far beyond the
@@ -395,7 +407,7 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             # (Cantelli's bound, or a fast tail the net trusts) where that is smaller, else the
             # rejecting p-value (no smaller: that much was certified, and an early look's smaller
             # level must not read more)
-            own = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below,
+            own = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below[i],
                              reject_at=holm_level, accept_above=options.alpha, mc_budget=0, **budget)
             named = max(first.pvalue, rejected_p)
             if own.pvalue > named:
@@ -405,21 +417,22 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             # no net ran for it: nothing is unsettled
             own = dataclasses.replace(own, details={k: v for k, v in own.details.items() if not k.startswith("mc_")})
             outcomes[i] = (check, ctx, own)
-            rejected += own.pvalue <= holm_level
+            if own.pvalue <= holm_level:
+                rejected_weight += weight[i]
             continue
         n_net = max(1, min(int(np.size(data)), labels)) + PERM_OVERHEAD
-        result = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below, reject_at=holm_level,
-                            accept_above=options.alpha, mc_budget=left // n_net, **budget)
+        result = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below[i],
+                            reject_at=holm_level, accept_above=options.alpha, mc_budget=left // n_net, **budget)
         outcomes[i] = (check, ctx, result)
         if result.pvalue <= holm_level:
-            rejected += 1
+            rejected_weight += weight[i]
             if rejected_by is None:
                 rejected_by, rejected_p = check.id, result.pvalue
         d = result.details
         left = max(0, left - int(d.get("mc_perms", 0.0) * (d.get("mc_labels", n_net) + PERM_OVERHEAD)))
 
-    ran = [(c, r) for c, _, r in outcomes if isinstance(r, TestResult)]
-    adjusted = dict(zip((id(c) for c, _ in ran), stats.holm([r.pvalue for _, r in ran]))) if ran else {}
+    ran = [(c, r, w) for (c, _, r), w in zip(outcomes, weight) if isinstance(r, TestResult)]
+    adjusted = dict(zip((id(c) for c, _, _ in ran), stats.holm([r.pvalue for _, r, _ in ran], [w for *_, w in ran])))
 
     results = []
     for check, ctx, outcome in outcomes:

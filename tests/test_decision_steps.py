@@ -33,8 +33,21 @@ def test_reported_pvalues_are_holm_adjusted_raw_ones():
     report = loadercheck.check(batches)
     family = [report[i] for i in ORDER_IDS]
     raw = [c.details["raw_pvalue"] for c in family]
-    assert np.allclose([c.pvalue for c in family], stats.holm(raw), rtol=1e-12, atol=0)
+    weights = [checks.HOLM_WEIGHTS[i] for i in ORDER_IDS]
+    assert np.allclose([c.pvalue for c in family], stats.holm(raw, weights), rtol=1e-12, atol=0)
     assert min(raw) < 1e-3 and any(c.pvalue > r for c, r in zip(family, raw))  # the adjustment changed something
+
+
+def test_weighted_holm_steps_down_in_the_order_of_p_over_w():
+    """Weighted Holm against its definition: the smallest p/w tested at alpha w / W, then the next at alpha
+    w / (W less the rejected weights); equal weights give the classic procedure."""
+    p = np.array([0.004, 0.0003, 0.0002, 0.03])
+    w = np.array([2.0, 1.0, 0.5, 0.5])  # p / w: 0.002, 0.0003, 0.0004, 0.06
+    # steps: 4 x 0.0003 / 1 = 0.0012; 3 x 0.0002 / 0.5 = 0.0012; 2.5 x 0.004 / 2 = 0.005; 0.5 x 0.03 / 0.5 = 0.03
+    assert np.allclose(stats.holm(p, w), [0.005, 0.0012, 0.0012, 0.03], rtol=1e-12)
+    assert np.allclose(stats.holm(p, np.ones(4)), stats.holm(p), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="weights"):
+        stats.holm(p, [1.0, 0.0, 1.0, 1.0])
 
 
 def _stub_plan(monkeypatch, pvalues):
@@ -54,22 +67,37 @@ def _statuses(labels):
     return {r.id: r.status for r in checks.run_checks(stream, Options()) if r.id in ORDER_IDS}
 
 
-def test_holm_needs_the_smallest_pvalue_below_alpha_over_m(monkeypatch):
+def _at(check_id, p):
+    """Stub p-values in ORDER_IDS order: ``p`` for ``check_id``, 0.5 for the others."""
+    return [p if i == check_id else 0.5 for i in ORDER_IDS]
+
+
+def test_holm_needs_the_smallest_pvalue_below_its_weighted_first_level(monkeypatch):
     labels = np.random.default_rng(1).integers(0, 4, 2048)
-    order_alpha = 0.9e-3  # alpha 1e-3, the order checks' share
-    _stub_plan(monkeypatch, [0.9 * order_alpha, 0.5, 0.5, 0.5])  # significant raw, not after Holm (x4)
+    order_alpha = 0.9e-3  # alpha 1e-3, the order checks' share; weights 1, 0.5, 0.5, 2 (W = 4)
+    _stub_plan(monkeypatch, _at(checks.LABEL_RUNS, 0.9 * order_alpha))  # significant raw, not after Holm (x4)
     assert set(_statuses(labels).values()) == {Status.PASS}
-    _stub_plan(monkeypatch, [0.2 * order_alpha, 0.5, 0.5, 0.5])  # below alpha / 4: fails
+    _stub_plan(monkeypatch, _at(checks.LABEL_RUNS, 0.2 * order_alpha))  # below alpha / 4: fails
     assert _statuses(labels)[checks.LABEL_RUNS] is Status.FAIL
+    _stub_plan(monkeypatch, _at(checks.WINDOW_DRIFT, 0.45 * order_alpha))  # window-drift: alpha x 2 / 4
+    assert _statuses(labels)[checks.WINDOW_DRIFT] is Status.FAIL
+    _stub_plan(monkeypatch, _at(checks.BATCH_ENTROPY, 0.2 * order_alpha))  # batch-entropy: alpha x 0.5 / 4
+    assert set(_statuses(labels).values()) == {Status.PASS}
 
 
 def test_holm_steps_down(monkeypatch):
     labels = np.random.default_rng(1).integers(0, 4, 2048)
     a = 0.9e-3
-    # sorted: 0.2a (x4 = 0.8a: fail), 0.3a (x3 = 0.9a: fail), 0.45a (x2 = 0.9a: fail), 1.05a (x1: pass)
-    _stub_plan(monkeypatch, [0.2 * a, 0.3 * a, 0.45 * a, 1.05 * a])
+    p = {checks.WINDOW_DRIFT: 0.4 * a, checks.LABEL_RUNS: 0.3 * a, checks.BATCH_ENTROPY: 0.2 * a,
+         checks.LABEL_AUTOCORRELATION: 0.55 * a}
+    # by p / w: window-drift 0.2a (x4 / 2 = 0.8a: fail), label-runs 0.3a (x2 / 1 = 0.6a: fail), batch-entropy
+    # 0.2a (x1 / 0.5 = 0.8a: fail), the autocorrelation 0.55a (x0.5 / 0.5 = 0.55a: fail); at 1.05a it passes
+    _stub_plan(monkeypatch, [p[i] for i in ORDER_IDS])
+    assert set(_statuses(labels).values()) == {Status.FAIL}
+    _stub_plan(monkeypatch, [{**p, checks.LABEL_AUTOCORRELATION: 1.05 * a}[i] for i in ORDER_IDS])
     got = _statuses(labels)
-    assert [got[i] for i in ORDER_IDS] == [Status.FAIL, Status.FAIL, Status.FAIL, Status.PASS]
+    assert [got[i] for i in ORDER_IDS] == [Status.PASS if i == checks.LABEL_AUTOCORRELATION else Status.FAIL
+                                           for i in ORDER_IDS]
 
 
 # ---------------------------------------------------------------------- warn is not a failure

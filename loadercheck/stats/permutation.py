@@ -76,6 +76,12 @@ that reaches it stops unsettled, with a larger valid p-value."""
 PERM_OVERHEAD = 128
 """The fixed cost of one permutation (statistic set-up per row), in labels: what bounds the short
 prefixes of a guard's early looks, where a level of 1e-6 asks for a million permutations of 64 labels."""
+NEAR_BUDGET = 2**24
+"""Label-permutations (each counted as its labels plus ``PERM_OVERHEAD``) a label net on few labels may
+spend resolving a p-value near its level (:func:`resolving_perms`); nets on 2,048 labels or more keep
+their nominal size."""
+NEAR_FACTOR = 5
+"""At most this many times its nominal permutations, however short the net's labels."""
 MIN_NET_LABELS = 1024
 """The shortest prefix a label net permutes, whatever the level."""
 MAX_NET_LABELS = 16384
@@ -186,6 +192,20 @@ def net_size(level: float, *, max_labels: int = MAX_NET_LABELS, budget: int = NE
     need = perms_to_certify(level, CANTELLI_SHARE * 2.0 * level)
     labels = int(np.clip(budget // max(need, 1), MIN_NET_LABELS, max_labels))
     return int(1.5 * need), labels
+
+
+def resolving_perms(perms: int, labels: int) -> int:
+    """Permutations a label net of nominal size ``perms`` on ``labels`` labels may draw.
+
+    A net stops as soon as its decision is settled, so the permutations beyond those that certify
+    its level (the nominal 1.5x) are drawn only for p-values near the level. There the
+    anytime-valid p-value needs them: with 1.5x, a net rejects only when its first 1.39 / level
+    permutations hold no exceedance (a stream whose exact p-value is half its level is rejected
+    half the time). On few labels they are cheap, so a net on n labels may draw up to
+    ``NEAR_BUDGET / (n + PERM_OVERHEAD)`` (at most ``NEAR_FACTOR`` x ``perms``). A function of the
+    net's size only: the p-value stays valid whatever the permutations it may draw.
+    """
+    return int(max(perms, min(NEAR_FACTOR * perms, NEAR_BUDGET // (max(labels, 1) + PERM_OVERHEAD))))
 
 
 FORENSICS_NET_COST = 2**25
@@ -452,10 +472,11 @@ def safety_net(
     ``force`` runs the net whenever it is enabled (``mc_below > 0``), e.g. for small samples.
     ``reject_at`` (default ``mc_below / 2``, the level the net guards) and ``accept_above`` (default
     ``mc_below``) tell the sequential permutations when the decision is settled; they change the
-    cost, never the validity (the Monte Carlo p-value is anytime-valid). ``mc_budget`` caps the
-    permutations actually drawn (what is left of a stream's budget) below ``mc_max_perms``, the net's
-    nominal size (which alone decides whether a fast p-value far beyond the threshold stands); at 0,
-    a p-value that needs permutations is Cantelli's bound, unsettled.
+    cost, never the validity (the Monte Carlo p-value is anytime-valid). The net may draw
+    :func:`resolving_perms` permutations (``mc_max_perms``, its nominal size, which alone decides
+    whether a fast p-value far beyond the threshold stands; more on few labels, for p-values near
+    the level); ``mc_budget`` caps them (what is left of a stream's budget); at 0, a p-value that
+    needs permutations is Cantelli's bound, unsettled.
     """
     if mc_below <= 0 or (fast_p > mc_below and not force):
         return NetOutcome(float(fast_p), fast_method, {})
@@ -477,7 +498,8 @@ def safety_net(
         labels,
         batch_sizes,
         rng=rng,
-        max_perms=min(mc_max_perms, mc_budget if mc_budget is not None else mc_max_perms),
+        max_perms=min(resolving_perms(mc_max_perms, min(labels.size, mc_max_labels)),
+                      mc_budget if mc_budget is not None else mc_max_perms * NEAR_FACTOR),
         max_labels=mc_max_labels,
         min_batches=min_batches,
         cells_per_label=cells_per_label,

@@ -9,6 +9,8 @@ from loadercheck.stats.permutation import (
     GAMMA,
     NET_BAND,
     NET_BUDGET,
+    NEAR_BUDGET,
+    PERM_OVERHEAD,
     anytime_pvalue,
     monte_carlo_pvalue,
     net_batches,
@@ -16,6 +18,7 @@ from loadercheck.stats.permutation import (
     net_size,
     p_interval,
     perms_to_certify,
+    resolving_perms,
     safety_net,
     sequential_pvalue,
 )
@@ -26,11 +29,12 @@ def _adjacent_matches(x: np.ndarray, sizes: np.ndarray):
     return lambda rows: (rows[:, 1:] == rows[:, :-1]).sum(axis=1).astype(float)
 
 
-def _net(fast_p, labels, *, cantelli_p=0.5, seed=0, mc_below=1e-3, perms=999):
+def _net(fast_p, labels, *, cantelli_p=0.5, seed=0, mc_below=1e-3, perms=999, budget=None):
     """The net on batches of one, permuting at most 4,096 labels."""
     sizes = np.ones(labels.size, dtype=np.int64)
     return safety_net(fast_p, "fast", cantelli_p, _adjacent_matches, labels, sizes,
-                      rng=np.random.default_rng(seed), mc_below=mc_below, mc_max_perms=perms, mc_max_labels=4096)
+                      rng=np.random.default_rng(seed), mc_below=mc_below, mc_max_perms=perms, mc_max_labels=4096,
+                      mc_budget=budget)
 
 
 CLEAN = np.random.default_rng(1).integers(0, 4, 400)
@@ -52,9 +56,9 @@ def test_in_the_band_the_permutations_decide():
     # a clean stream whose fast tail claimed significance: the net overrules it
     clean = _net(5e-4, CLEAN)
     assert clean.details["mc_perms"] > 0 and clean.pvalue > 1e-2
-    # a sorted stream: every permutation falls short; 999 cannot certify 5e-4 (1,386 needed), so
-    # the net stops at its budget, unsettled, with p = about 1.39 / 1000 plus Cantelli's share
-    ordered = _net(5e-4, SORTED)
+    # a sorted stream: every permutation falls short; a budget of 999 cannot certify 5e-4 (1,386
+    # needed), so the net stops at it, unsettled, with p = about 1.39 / 1000 plus Cantelli's share
+    ordered = _net(5e-4, SORTED, budget=999)
     assert ordered.details["mc_perms"] == 999 and ordered.details["mc_settled"] == 0.0
     assert ordered.pvalue == pytest.approx((1 - (1 - GAMMA) ** (1 / 1000)) / GAMMA + CANTELLI_SHARE * 1e-3, rel=1e-6)
     assert ordered.details["mc_exceedances"] == 0 and ordered.details["mc_p_high"] < 6e-3
@@ -62,6 +66,38 @@ def test_in_the_band_the_permutations_decide():
     certified = _net(5e-4, SORTED, perms=5000)
     assert certified.details["mc_settled"] == 1.0 and certified.pvalue <= 5e-4
     assert certified.details["mc_perms"] <= perms_to_certify(5e-4 - CANTELLI_SHARE * 1e-3) + 1024
+
+
+def test_a_net_on_few_labels_draws_past_its_nominal_size_to_resolve_a_p_value_near_its_level():
+    """400 labels: a net of nominal size 999 may draw up to 5x (``resolving_perms``), so a sorted
+    stream is certified at 5e-4 (1,386 permutations needed) and a stream whose exact p-value is near
+    the level gets the permutations that tell; on 4,096 labels the nominal size stands."""
+    assert resolving_perms(999, 400) == 5 * 999
+    assert resolving_perms(9541, 256) == NEAR_BUDGET // (256 + PERM_OVERHEAD) < 5 * 9541
+    assert resolving_perms(9541, 2048) == 9541 and resolving_perms(9541, 4096) == 9541
+    certified = _net(5e-4, SORTED)  # nominal 999
+    assert certified.details["mc_settled"] == 1.0 and certified.pvalue <= 5e-4
+    assert 999 < certified.details["mc_perms"] <= perms_to_certify(5e-4 - CANTELLI_SHARE * 1e-3) + 1024
+    # a statistic whose permuted rows reach the observed value with probability 5e-5 (a tenth of the
+    # level 5e-4): held to its nominal 999 permutations a net can only stop unsettled (certifying 5e-4
+    # needs 2,863 with no exceedance); allowed 5x it rejects in most streams
+    sizes = np.ones(400, dtype=np.int64)
+
+    def factory(x, sizes):
+        def stat(rows):
+            if rows.shape[0] == 1 and np.array_equal(rows[0], x):
+                return np.array([1.0])
+            u = (rows.astype(np.uint64) * np.arange(1, 401, dtype=np.uint64) ** 3).sum(axis=1) % np.uint64(10**9)
+            return (u < 10**5).astype(float)  # 5e-5 of the rows (measured on 20,000)
+        return stat
+
+    def rejects(seed, budget):
+        out = safety_net(5e-4, "fast", 0.5, factory, CLEAN, sizes, rng=np.random.default_rng(seed), mc_below=1e-3,
+                         mc_max_perms=999, mc_max_labels=4096, mc_budget=budget)
+        return out.pvalue <= 5e-4
+
+    assert sum(rejects(seed, 999) for seed in range(20)) == 0
+    assert sum(rejects(seed, None) for seed in range(20)) >= 10  # 13 with these seeds (0.87 expected at 5e-5)
 
 
 def test_a_tiny_cantelli_bound_skips_the_permutations():
