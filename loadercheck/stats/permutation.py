@@ -475,7 +475,8 @@ def safety_net(
     cost, never the validity (the Monte Carlo p-value is anytime-valid). The net may draw
     :func:`resolving_perms` permutations (``mc_max_perms``, its nominal size, which alone decides
     whether a fast p-value far beyond the threshold stands; more on few labels, for p-values near
-    the level); ``mc_budget`` caps them (what is left of a stream's budget); at 0, a p-value that
+    the level), or 1.5x what certifies ``reject_at`` where that is more (at most ``NEAR_FACTOR`` x
+    the nominal size); ``mc_budget`` caps them (what is left of a stream's budget); at 0, a p-value that
     needs permutations is Cantelli's bound, unsettled.
     """
     if mc_below <= 0 or (fast_p > mc_below and not force):
@@ -493,13 +494,16 @@ def safety_net(
                           {**none.details(), "mc_labels": 0.0})
     reject_at = mc_below / 2.0 if reject_at is None else reject_at
     accept_above = mc_below if accept_above is None else accept_above
+    # the nominal size, more on few labels (resolving_perms), and 1.5x what certifies the level asked
+    # for where that is more (a check of small weight in Holm's procedure), up to NEAR_FACTOR x nominal
+    max_perms = max(resolving_perms(mc_max_perms, min(labels.size, mc_max_labels)),
+                    min(int(1.5 * perms_to_certify(reject_at, share)), NEAR_FACTOR * mc_max_perms))
     mc = monte_carlo_outcome(
         factory,
         labels,
         batch_sizes,
         rng=rng,
-        max_perms=min(resolving_perms(mc_max_perms, min(labels.size, mc_max_labels)),
-                      mc_budget if mc_budget is not None else mc_max_perms * NEAR_FACTOR),
+        max_perms=min(max_perms, mc_budget if mc_budget is not None else max_perms),
         max_labels=mc_max_labels,
         min_batches=min_batches,
         cells_per_label=cells_per_label,
