@@ -296,8 +296,13 @@ def sequential_pvalue(
     chunk: int = 16,
     chunk_cap: int = 1024,
     risk: float = RISK,
+    resolve_from: int | None = None,
 ) -> SequentialOutcome:
     """Draw permutations in growing chunks until the decision is settled or ``max_perms`` are spent.
+
+    Past ``resolve_from`` permutations (None: never) the run goes on only while ``reject_at`` can still
+    be reached within ``max_perms`` (the permutations beyond are there to resolve a p-value near that
+    level); when it cannot, it stops as at its budget.
 
     ``exceed(rows)`` draws ``rows`` fresh permutations and returns, for each, whether its statistic
     reached the observed one. Stops when the anytime-valid p-value is <= ``reject_at``, or when the
@@ -329,6 +334,8 @@ def sequential_pvalue(
         # above gamma * accept_above, where the p-value settles (it tends to p* / gamma)
         if total > 0 and float(special.betaincinv(total, used - total + 1.0, risk)) > GAMMA * accept_above:
             return SequentialOutcome(best, used, total, "accept")
+        if resolve_from is not None and used >= resolve_from and float(anytime_pvalue(total, max_perms)) > reject_at:
+            return SequentialOutcome(best, used, total, "budget")  # no exceedance left to come could reach it
         # grow the chunks, but not far past where the level would be reached if no exceedance came
         # (a cost choice only: the p-value is valid whatever the chunks)
         short = perms_to_certify(reject_at) * (total + 1) - used if reject_at > 0 else chunk_cap
@@ -411,6 +418,7 @@ def monte_carlo_outcome(
     accept_above: float = 1.0,
     risk: float = RISK,
     spread: bool = True,
+    resolve_from: int | None = None,
 ) -> tuple[SequentialOutcome, int] | None:
     """:func:`sequential_pvalue` of a label statistic on at most ``max_labels`` labels (whole batches,
     spread over the stream by :func:`net_batches`, or the first ones when ``spread`` is False);
@@ -443,7 +451,7 @@ def monte_carlo_outcome(
         return out
 
     seq = sequential_pvalue(exceed, max_perms=max_perms, reject_at=reject_at, accept_above=accept_above,
-                            chunk=16, chunk_cap=max(cap, 16), risk=risk)
+                            chunk=16, chunk_cap=max(cap, 16), risk=risk, resolve_from=resolve_from)
     return seq, n
 
 
@@ -494,10 +502,11 @@ def safety_net(
                           {**none.details(), "mc_labels": 0.0})
     reject_at = mc_below / 2.0 if reject_at is None else reject_at
     accept_above = mc_below if accept_above is None else accept_above
-    # the nominal size, more on few labels (resolving_perms), and 1.5x what certifies the level asked
-    # for where that is more (a check of small weight in Holm's procedure), up to NEAR_FACTOR x nominal
-    max_perms = max(resolving_perms(mc_max_perms, min(labels.size, mc_max_labels)),
-                    min(int(1.5 * perms_to_certify(reject_at, share)), NEAR_FACTOR * mc_max_perms))
+    # the nominal size, or 1.5x what certifies the level asked for where that is more (a check of small
+    # weight in Holm's procedure; at most NEAR_FACTOR x nominal); more on few labels (resolving_perms),
+    # drawn only while they can still bring the p-value to the level
+    sized = max(mc_max_perms, min(int(1.5 * perms_to_certify(reject_at, share)), NEAR_FACTOR * mc_max_perms))
+    max_perms = max(sized, resolving_perms(mc_max_perms, min(labels.size, mc_max_labels)))
     mc = monte_carlo_outcome(
         factory,
         labels,
@@ -510,6 +519,7 @@ def safety_net(
         reject_at=reject_at - share,
         accept_above=max(accept_above - share, share),
         spread=spread,
+        resolve_from=sized if max_perms > sized else None,
     )
     if mc is None:
         return NetOutcome(float(cantelli_p), "Cantelli bound (prefix too short for permutations)", {"mc_perms": 0.0})
