@@ -53,16 +53,39 @@ def _across(prev: np.ndarray, nxt: np.ndarray, class_weights: np.ndarray | None)
                np.zeros(prev.shape[0]))
 
 
+def pairs_apply(sizes: np.ndarray) -> bool:
+    """Whether rows in these batches are counted pair by pair: batches of 2 to ``PAIRS_MAX_BATCH``
+    labels, all of one size but the last (which may be smaller)."""
+    return (sizes.size > 1 and 2 <= sizes[0] <= PAIRS_MAX_BATCH and bool(np.all(sizes[:-1] == sizes[0]))
+            and sizes[-1] <= sizes[0])
+
+
+def _batches_of(rows: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The full batches ``(R, batches, b)`` and the shorter last one ``(R, 1, b')`` (None if there is none)."""
+    b = int(sizes[0])
+    full = sizes.size - (int(sizes[-1]) != b)
+    v = rows[:, : full * b].reshape(rows.shape[0], full, b)
+    return v, (rows[:, None, full * b :] if full < sizes.size else None)
+
+
+def within_by_pairs(rows: np.ndarray, sizes: np.ndarray, class_weights: np.ndarray | None) -> np.ndarray:
+    """sum_g (2 / b_g) x the (weighted) equal pairs inside batch g of every row, pair by pair
+    (:func:`pairs_apply` batches): sum_g (1 / b_g) sum_c w_c N_gc (N_gc - 1), without the tables."""
+    v, tail = _batches_of(rows, sizes)
+    total = _within(v, class_weights) * (2.0 / sizes[0])
+    if tail is not None:
+        total += _within(tail, class_weights) * (2.0 / sizes[-1])
+    return total
+
+
 def _runs_by_pairs(rows: np.ndarray, sizes: np.ndarray, class_weights: np.ndarray | None) -> np.ndarray:
-    """T of :func:`runs_rows` from pairwise comparisons, for batches of one size b (the last may be smaller):
-    (2 / b) x the equal pairs inside a batch + 1 / (b b') x the equal pairs across consecutive batches."""
-    reps, b, last = rows.shape[0], int(sizes[0]), int(sizes[-1])
-    full = sizes.size - (last != b)
-    v = rows[:, : full * b].reshape(reps, full, b)
-    total = _within(v, class_weights) * (2.0 / b) + _across(v[:, :-1], v[:, 1:], class_weights) / (b * b)
-    if full < sizes.size:  # the shorter last batch
-        tail = rows[:, None, full * b :]
-        total += _within(tail, class_weights) * (2.0 / last) + _across(v[:, -1:], tail, class_weights) / (b * last)
+    """T of :func:`runs_rows` from pairwise comparisons (:func:`pairs_apply` batches): (2 / b) x the
+    equal pairs inside a batch + 1 / (b b') x the equal pairs across consecutive batches."""
+    v, tail = _batches_of(rows, sizes)
+    b = float(sizes[0])
+    total = within_by_pairs(rows, sizes, class_weights) + _across(v[:, :-1], v[:, 1:], class_weights) / (b * b)
+    if tail is not None:  # the shorter last batch
+        total += _across(v[:, -1:], tail, class_weights) / (b * float(sizes[-1]))
     return total
 
 
@@ -77,7 +100,7 @@ def runs_rows(rows: np.ndarray, sizes: np.ndarray, k: int, class_weights: np.nda
         if class_weights is None:
             return np.count_nonzero(same, axis=1).astype(np.float64)
         return np.sum(same * class_weights[rows[:, 1:]], axis=1)
-    if 2 <= sizes[0] <= PAIRS_MAX_BATCH and nb > 1 and np.all(sizes[:-1] == sizes[0]) and sizes[-1] <= sizes[0]:
+    if pairs_apply(sizes):
         return _runs_by_pairs(rows, sizes, class_weights)
     if counts_densely(nb, k, rows.shape[1]):
         t = dense_tables(rows, sizes, k).astype(np.float64)

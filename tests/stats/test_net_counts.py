@@ -50,7 +50,8 @@ def test_runs_and_batch_rows_counted_densely_or_by_sorting_agree(batch, classes,
 
 @pytest.mark.parametrize("batch,last", [(2, 1), (2, 2), (3, 2), (4, 1), (4, 4)])
 def test_runs_of_small_batches_counted_by_pairs_or_by_tables_agree(batch, last, monkeypatch):
-    """Batches of 2-4 count their matches pair by pair; a shorter last batch included."""
+    """Batches of 2-4 count their matches pair by pair (label-runs, and batch-entropy's within-batch
+    pairs); a shorter last batch included."""
     import loadercheck.stats.runs as runs
 
     rng = np.random.default_rng([batch, last])
@@ -58,9 +59,10 @@ def test_runs_of_small_batches_counted_by_pairs_or_by_tables_agree(batch, last, 
     x = rng.integers(0, 6, int(sizes.sum()))
     rows = np.stack([x, np.sort(x)] + [rng.permutation(x) for _ in range(6)])
     weights = np.linspace(0.5, 2.0, 6)
-    pairs = [runs_rows(rows, sizes, 6), runs_rows(rows, sizes, 6, weights)]
+    inv = 1.0 / np.bincount(x, minlength=6)  # batch-entropy's class weights
+    pairs = [runs_rows(rows, sizes, 6), runs_rows(rows, sizes, 6, weights), batch_rows(rows, sizes, 6, inv)]
     monkeypatch.setattr(runs, "PAIRS_MAX_BATCH", 0)  # every row through its batch x class table
-    tables = [runs_rows(rows, sizes, 6), runs_rows(rows, sizes, 6, weights)]
+    tables = [runs_rows(rows, sizes, 6), runs_rows(rows, sizes, 6, weights), batch_rows(rows, sizes, 6, inv)]
     for a, b in zip(pairs, tables):
         np.testing.assert_allclose(a, b, rtol=1e-12)
         assert np.ptp(a) > 1.0
