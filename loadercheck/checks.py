@@ -42,11 +42,12 @@ from .ids import (  # noqa: F401 - re-exported: the ids have always been importa
 )
 
 MC_FACTOR = 2.0
-"""A check runs its permutation safety net when its fast p-value is below MC_FACTOR * alpha / m.
+"""A check runs its permutation safety net when its fast p-value is below MC_FACTOR x its first Holm
+level, alpha w / W (its weight in ``HOLM_WEIGHTS`` over the weights of the checks that ran).
 
-On a shuffled feed (the null the verdict promises about) every check is null, and Holm fails a
-check only if the smallest p-value is <= alpha / m; so a net that is exact at every level up to
-alpha / m keeps the family-wise false-alarm rate <= alpha whatever the fast tails do. The factor 2
+On a shuffled feed (the null the verdict promises about) every check is null, and weighted Holm
+fails a check only if some p_i <= alpha w_i / W; so nets that are exact at every level up to their
+first levels keep the family-wise false-alarm rate <= alpha whatever the fast tails do. The factor 2
 is margin; a larger one only adds permutations (seconds each) on clean feeds."""
 
 
@@ -382,7 +383,8 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
     weight = [HOLM_WEIGHTS.get(check.id, 1.0) for check, _, _ in outcomes]
     total = sum(w for w, r in zip(weight, outcomes) if isinstance(r[2], TestResult)) or 1.0
     left = STREAM_BUDGET  # label-permutations the nets of this stream may still spend
-    rejected_by, rejected_p = None, 1.0  # the check whose net rejected the shuffled-feed null first, its p
+    rejected_by, rejected_p, rejector = None, 1.0, -1  # the check whose net rejected the shuffled-feed null first
+    named_checks: list[int] = []  # the checks named after that rejection, without a net of their own
     # the permuted rows the nets share, seeded by the stream alone: no seed moves a verdict
     shared = SharedPermutations(data_rng(*(data for _, data, _ in plan), plan[0][2].stream.batch_sizes,
                                          salt="order nets"))
@@ -417,6 +419,7 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             # no net ran for it: nothing is unsettled
             own = dataclasses.replace(own, details={k: v for k, v in own.details.items() if not k.startswith("mc_")})
             outcomes[i] = (check, ctx, own)
+            named_checks.append(i)
             if own.pvalue <= holm_level:
                 rejected_weight += weight[i]
             continue
@@ -427,12 +430,17 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
         if result.pvalue <= holm_level:
             rejected_weight += weight[i]
             if rejected_by is None:
-                rejected_by, rejected_p = check.id, result.pvalue
+                rejected_by, rejected_p, rejector = check.id, result.pvalue, i
         d = result.details
         left = max(0, left - int(d.get("mc_perms", 0.0) * (d.get("mc_labels", n_net) + PERM_OVERHEAD)))
 
     ran = [(c, r, w) for (c, _, r), w in zip(outcomes, weight) if isinstance(r, TestResult)]
     adjusted = dict(zip((id(c) for c, _, _ in ran), stats.holm([r.pvalue for _, r, _ in ran], [w for *_, w in ran])))
+    for i in named_checks:
+        # the null a named check tests is the one rejected: it is significant where the rejecting check
+        # is (with weights, its own step of Holm's procedure could need more than the rejecting p-value)
+        own, rejecting = id(outcomes[i][0]), id(outcomes[rejector][0])
+        adjusted[own] = min(adjusted[own], adjusted[rejecting])
 
     results = []
     for check, ctx, outcome in outcomes:

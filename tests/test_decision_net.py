@@ -173,6 +173,29 @@ def test_once_a_net_rejects_the_shuffled_feed_fast_tails_far_beyond_stand():
     assert {results[c].status for c in ("batch-entropy", "window-drift", "label-autocorrelation")} == {Status.FAIL}
 
 
+def test_a_check_named_after_the_rejection_is_significant_where_the_rejecting_check_is():
+    """Weighted Holm: label-runs (weight 1) rejects at 0.99 x alpha/4; batch-entropy and the
+    autocorrelation (weight 0.5), far beyond the threshold, are named with its p-value. Their own
+    steps of Holm's procedure would need 2.2e-4 x 3 / 0.5 (above alpha): they test the null that was
+    rejected, so they are significant with it and fail (effect 0.5)."""
+    from loadercheck.checks import Context, _order_checks
+
+    stream = _stream(np.arange(2048) % 10, 32)
+    ctx = Context(stream, stream.labels, binned=False)
+    calls: list[str] = []
+    level = 0.9e-3 / 4  # label-runs' first level: the order checks' share of alpha 1e-3, weight 1 of 4
+    plan = [(_scripted_check("label-runs", 1e-13, 0.99 * level, calls), stream.labels, ctx),
+            (_scripted_check("batch-entropy", 1e-13, 0.5, calls), stream.labels, ctx),
+            (_scripted_check("label-autocorrelation", 1e-13, 0.5, calls), stream.labels, ctx),
+            (_scripted_check("window-drift", 0.5, 0.5, calls), stream.labels, ctx)]
+    results = {r.id: r for r in _order_checks(plan, Options())}
+    assert calls == ["label-runs"]
+    for named in ("batch-entropy", "label-autocorrelation"):
+        assert "rejected by label-runs" in results[named].method
+        assert results[named].status is Status.FAIL and results[named].pvalue == results["label-runs"].pvalue
+    assert results["label-runs"].status is Status.FAIL and results["window-drift"].status is Status.PASS
+
+
 def test_a_gross_partial_sort_is_decided_by_one_net_and_names_every_check():
     """2,048 labels, 20% partially sorted: one net rejects the shuffled feed; the other checks,
     whose fast p-values are far beyond the threshold, are named without permutations of their own

@@ -91,7 +91,8 @@ def test_holm_steps_down(monkeypatch):
     p = {checks.WINDOW_DRIFT: 0.4 * a, checks.LABEL_RUNS: 0.3 * a, checks.BATCH_ENTROPY: 0.2 * a,
          checks.LABEL_AUTOCORRELATION: 0.55 * a}
     # by p / w: window-drift 0.2a (x4 / 2 = 0.8a: fail), label-runs 0.3a (x2 / 1 = 0.6a: fail), batch-entropy
-    # 0.2a (x1 / 0.5 = 0.8a: fail), the autocorrelation 0.55a (x0.5 / 0.5 = 0.55a: fail); at 1.05a it passes
+    # 0.2a (x1 / 0.5 = 0.4a, 0.8a after the running max: fail), the autocorrelation 0.55a (x0.5 / 0.5 = 0.55a:
+    # fail); at 1.05a it passes
     _stub_plan(monkeypatch, [p[i] for i in ORDER_IDS])
     assert set(_statuses(labels).values()) == {Status.FAIL}
     _stub_plan(monkeypatch, [{**p, checks.LABEL_AUTOCORRELATION: 1.05 * a}[i] for i in ORDER_IDS])

@@ -37,7 +37,8 @@ Within the band, and on short prefixes at any fast p-value, the returned p-value
 super-uniform whatever the fast tail does; below the band on long prefixes the fast tail is
 trusted, so the family-wise rate is at most alpha plus the chance that a fast tail lands there
 by error on a clean stream (``benchmarks/calibration.py`` reports the smallest fast p-value seen
-on clean streams and how many fell below the band's floor, 4.5e-8 at the default alpha).
+on clean streams and how many fell below the band's floor, 4.5e-8 at the default alpha for an
+order check of Holm weight 1; the floor scales with the weight).
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ PERM_OVERHEAD = 128
 prefixes of a guard's early looks, where a level of 1e-6 asks for a million permutations of 64 labels."""
 NEAR_BUDGET = 2**24
 """Label-permutations (each counted as its labels plus ``PERM_OVERHEAD``) a label net on few labels may
-spend resolving a p-value near its level (:func:`resolving_perms`); nets on 2,048 labels or more keep
-their nominal size."""
+spend resolving a p-value near its level (:func:`resolving_perms`): more than its nominal size where
+its labels are fewer than NEAR_BUDGET / nominal - PERM_OVERHEAD (1,630 at the default alpha with the
+four label checks, nominal 9,541)."""
 NEAR_FACTOR = 5
 """At most this many times its nominal permutations, however short the net's labels."""
 MIN_NET_LABELS = 1024
@@ -505,7 +507,8 @@ def safety_net(
     # the nominal size, or 1.5x what certifies the level asked for where that is more (a check of small
     # weight in Holm's procedure; at most NEAR_FACTOR x nominal); more on few labels (resolving_perms),
     # drawn only while they can still bring the p-value to the level
-    sized = max(mc_max_perms, min(int(1.5 * perms_to_certify(reject_at, share)), NEAR_FACTOR * mc_max_perms))
+    certify = perms_to_certify(reject_at, share)  # 10**9 where the level is below the share: never
+    sized = mc_max_perms if certify >= 10**9 else max(mc_max_perms, min(int(1.5 * certify), NEAR_FACTOR * mc_max_perms))
     max_perms = max(sized, resolving_perms(mc_max_perms, min(labels.size, mc_max_labels)))
     mc = monte_carlo_outcome(
         factory,
