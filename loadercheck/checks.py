@@ -383,7 +383,7 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
     weight = [HOLM_WEIGHTS.get(check.id, 1.0) for check, _, _ in outcomes]
     total = sum(w for w, r in zip(weight, outcomes) if isinstance(r[2], TestResult)) or 1.0
     left = STREAM_BUDGET  # label-permutations the nets of this stream may still spend
-    rejected_by, rejected_p, rejector = None, 1.0, -1  # the check whose net rejected the shuffled-feed null first
+    rejector: int | None = None  # the check whose net rejected the shuffled-feed null first
     named_checks: list[int] = []  # the checks named after that rejection, without a net of their own
     # the permuted rows the nets share, seeded by the stream alone: no seed moves a verdict
     shared = SharedPermutations(data_rng(*(data for _, data, _ in plan), plan[0][2].stream.batch_sizes,
@@ -402,7 +402,7 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
         data = plan[i][1]
         holm_level = options.alpha * weight[i] / max(total - rejected_weight, weight[i])
         far = min(decisive[i], NAMING_FLOOR)
-        if rejected_by is not None and first.pvalue <= far:
+        if rejector is not None and first.pvalue <= far:
             # every order check tests the same null (a shuffled feed), which is rejected: no further
             # rejection can be a false alarm, so a check whose fast tail is this far beyond the
             # threshold is named without a net of its own. Its p-value: what needs no permutations
@@ -411,10 +411,11 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             # level must not read more)
             own = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below[i],
                              reject_at=holm_level, accept_above=options.alpha, mc_budget=0, **budget)
-            named = max(first.pvalue, rejected_p)
+            rejecting = outcomes[rejector][2]
+            named = max(first.pvalue, rejecting.pvalue)
             if own.pvalue > named:
-                method = (f"{first.method}; the shuffled-feed null rejected by {rejected_by} "
-                          f"(p={rejected_p:.2g}), whose p-value this check takes")
+                method = (f"{first.method}; the shuffled-feed null rejected by {outcomes[rejector][0].id} "
+                          f"(p={rejecting.pvalue:.2g}), whose p-value this check takes")
                 own = dataclasses.replace(first, pvalue=named, method=method)
             # no net ran for it: nothing is unsettled
             own = dataclasses.replace(own, details={k: v for k, v in own.details.items() if not k.startswith("mc_")})
@@ -429,8 +430,8 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
         outcomes[i] = (check, ctx, result)
         if result.pvalue <= holm_level:
             rejected_weight += weight[i]
-            if rejected_by is None:
-                rejected_by, rejected_p, rejector = check.id, result.pvalue, i
+            if rejector is None:
+                rejector = i
         d = result.details
         left = max(0, left - int(d.get("mc_perms", 0.0) * (d.get("mc_labels", n_net) + PERM_OVERHEAD)))
 

@@ -507,8 +507,8 @@ def safety_net(
     # the nominal size, or 1.5x what certifies the level asked for where that is more (a check of small
     # weight in Holm's procedure; at most NEAR_FACTOR x nominal); more on few labels (resolving_perms),
     # drawn only while they can still bring the p-value to the level
-    certify = perms_to_certify(reject_at, share)  # 10**9 where the level is below the share: never
-    sized = mc_max_perms if certify >= 10**9 else max(mc_max_perms, min(int(1.5 * certify), NEAR_FACTOR * mc_max_perms))
+    sized = mc_max_perms if reject_at <= share else max(
+        mc_max_perms, min(int(1.5 * perms_to_certify(reject_at, share)), NEAR_FACTOR * mc_max_perms))
     max_perms = max(sized, resolving_perms(mc_max_perms, min(labels.size, mc_max_labels)))
     mc = monte_carlo_outcome(
         factory,
