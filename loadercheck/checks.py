@@ -17,6 +17,7 @@ from . import adapters, stats
 from .adapters.pytorch import SHUFFLE_FIX, DataLoaderAdapter
 from .options import Options
 from .results import CheckResult, LabelKind, Signal, Status, Stream, TestResult
+from .stats import autocorr, drift, runs
 from .stats.permutation import (MAX_NET_LABELS, NET_BAND, PERM_OVERHEAD, STREAM_BUDGET, SharedPermutations,
                                 data_rng, net_size)
 
@@ -51,6 +52,10 @@ first levels keep the family-wise false-alarm rate <= alpha whatever the fast ta
 is margin; a larger one only adds permutations (seconds each) on clean feeds."""
 
 
+def _unit_net_cost(values: np.ndarray, batch_sizes: np.ndarray) -> float:
+    return 1.0
+
+
 @dataclass(frozen=True)
 class OrderCheck:
     """A statistical order check: its id, test, effect threshold and wording."""
@@ -60,6 +65,9 @@ class OrderCheck:
     min_effect: float
     """Smallest effect (kappa, or |rho| for target-trend) that fails; a significant smaller one warns."""
     describe: Callable[[TestResult, "Context"], str]
+    net_cost: Callable[[np.ndarray, np.ndarray], float] = _unit_net_cost
+    """What one permuted row of the check's net costs per label, in the unit of the stream's budget
+    (``STREAM_BUDGET``: drawing a row and a cheap statistic), from the values and batch sizes."""
 
 
 @dataclass(frozen=True)
@@ -169,10 +177,11 @@ def _describe_trend(r: TestResult, ctx: Context) -> str:
 
 
 CATEGORICAL_CHECKS: tuple[OrderCheck, ...] = (
-    OrderCheck(LABEL_RUNS, stats.runs_test, 0.05, _describe_runs),
+    OrderCheck(LABEL_RUNS, stats.runs_test, 0.05, _describe_runs, runs.net_row_cost),
     OrderCheck(BATCH_ENTROPY, stats.batch_homogeneity_test, 0.05, _describe_batches),
-    OrderCheck(LABEL_AUTOCORRELATION, stats.autocorrelation_test, 0.05, _describe_autocorrelation),
-    OrderCheck(WINDOW_DRIFT, stats.window_drift_test, DRIFT_MIN_EFFECT, _describe_drift),
+    OrderCheck(LABEL_AUTOCORRELATION, stats.autocorrelation_test, 0.05, _describe_autocorrelation,
+               autocorr.net_row_cost),
+    OrderCheck(WINDOW_DRIFT, stats.window_drift_test, DRIFT_MIN_EFFECT, _describe_drift, drift.net_row_cost),
 )
 
 
@@ -227,12 +236,13 @@ def _signal_battery(signal: Signal) -> OrderCheck:
         ran: list[tuple[OrderCheck, TestResult]] = []
         for part in sorted(parts, key=lambda c: _WORDING_PREFERENCE.index(c.id)):
             data = values if part is TARGET_TREND_CHECK else codes
+            part_per_perm = per_perm * part.net_cost(data, batch_sizes)
             try:
                 result = part.test(data, batch_sizes, rng=rng, mc_below=mc_below / len(parts), mc_max_perms=perms,
-                                   mc_max_labels=labels, mc_budget=left // per_perm)
+                                   mc_max_labels=labels, mc_budget=int(left // part_per_perm))
             except stats.NotEnoughData:
                 continue
-            left = max(0, left - int(result.details.get("mc_perms", 0.0)) * per_perm)
+            left = max(0, left - int(result.details.get("mc_perms", 0.0) * part_per_perm))
             ran.append((part, result))
             if result.pvalue <= level:
                 break  # decided: the tests not run count as p = 1 (valid, and saves their permutations)
@@ -424,16 +434,20 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             if own.pvalue <= holm_level:
                 rejected_weight += weight[i]
             continue
+        # the stream's budget counts each permutation at its labels (plus a row's overhead) x what a row
+        # of this check's statistic costs per label
+        cost = check.net_cost(data, ctx.stream.batch_sizes)
         n_net = max(1, min(int(np.size(data)), labels)) + PERM_OVERHEAD
         result = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below[i],
-                            reject_at=holm_level, accept_above=options.alpha, mc_budget=left // n_net, **budget)
+                            reject_at=holm_level, accept_above=options.alpha, mc_budget=int(left // (n_net * cost)),
+                            **budget)
         outcomes[i] = (check, ctx, result)
         if result.pvalue <= holm_level:
             rejected_weight += weight[i]
             if rejector is None:
                 rejector = i
         d = result.details
-        left = max(0, left - int(d.get("mc_perms", 0.0) * (d.get("mc_labels", n_net) + PERM_OVERHEAD)))
+        left = max(0, left - int(d.get("mc_perms", 0.0) * (d.get("mc_labels", n_net) + PERM_OVERHEAD) * cost))
 
     ran = [(c, r, w) for (c, _, r), w in zip(outcomes, weight) if isinstance(r, TestResult)]
     adjusted = dict(zip((id(c) for c, _, _ in ran), stats.holm([r.pvalue for _, r, _ in ran], [w for *_, w in ran])))

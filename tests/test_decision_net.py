@@ -223,3 +223,35 @@ def test_a_check_named_after_the_rejection_keeps_the_evidence_it_has_without_per
     assert "Cantelli" in trend.method
     named = [r for r in results.values() if "rejected by" in (r.method or "")]
     assert named and all("mc_settled" not in r.details for r in named)  # no net ran: nothing unsettled
+
+
+def test_the_streams_budget_counts_each_nets_permutations_at_its_statistics_cost():
+    """A net whose statistic costs 4x the budget's unit per label is offered a quarter of the
+    permutations, and what it spends is charged at 4x: the next net gets what is left."""
+    import dataclasses
+
+    from loadercheck.checks import Context, _order_checks
+    from loadercheck.results import TestResult
+    from loadercheck.stats.permutation import PERM_OVERHEAD, STREAM_BUDGET
+
+    stream = _stream(np.arange(2048) % 10, 32)
+    ctx = Context(stream, stream.labels, binned=False)
+    offered: dict[str, int] = {}
+
+    def scripted(check_id: str, cost: float, spend: float):
+        def test(data, batch_sizes, *, rng, mc_below, mc_budget=None, **_):
+            if rng is None:
+                return TestResult(1.0, 1e-5, 0.5, "fast tail", {"fast_pvalue": 1e-5})
+            offered[check_id] = mc_budget
+            perms = float(int(spend * mc_budget))
+            return TestResult(1.0, 0.5, 0.5, "net", {"mc_perms": perms, "mc_labels": 2048.0})
+        check = _scripted_check(check_id, 1e-5, 0.5, [])
+        return dataclasses.replace(check, test=test, net_cost=lambda values, sizes: cost)
+
+    plan = [(scripted("label-runs", 4.0, 1.0), stream.labels, ctx),
+            (scripted("window-drift", 1.0, 0.0), stream.labels, ctx)]
+    _order_checks(plan, Options())
+    per_perm = 2048 + PERM_OVERHEAD
+    assert offered["label-runs"] == STREAM_BUDGET // (4 * per_perm)
+    spent = offered["label-runs"] * per_perm * 4
+    assert offered["window-drift"] == (STREAM_BUDGET - spent) // per_perm < STREAM_BUDGET // (4 * per_perm)

@@ -29,7 +29,7 @@ from scipy import special
 
 from ..results import TestResult
 from ._validate import NotEnoughData, as_batch_sizes, as_codes
-from .counts import dense_tables, hash_groups
+from .counts import MAX_GROUPS, hash_groups, segment_ids
 from .moments import kappa, label_sums, lag_graph_sums, pair_moments_arrays
 from .permutation import safety_net
 from .tails import TINY, cantelli, rare_side_sf
@@ -40,6 +40,8 @@ GRID_SDS = 8.0
 """The net's tail grid spans each lag's mean +- this many sd (counts beyond it are evaluated directly)."""
 GRID_CELLS = 1 << 21
 """At most this many (lag, count) cells in the grid; above it every tail is evaluated directly."""
+GRID_RENT = 4
+"""The net builds its tail grid once it has evaluated 1 / GRID_RENT of the grid's cells directly."""
 
 
 def choose_lags(sizes: np.ndarray) -> int:
@@ -79,30 +81,37 @@ class _LagModel:
 
     def spectra(self, groups_rows: np.ndarray, plain: bool = False) -> np.ndarray:
         """Lag match counts (R, Q) of every row of an (R, n) group matrix."""
-        n = groups_rows.shape[1]
+        rows, n = groups_rows.shape
         weights = np.ones(self.n_groups) if plain else self.weights
-        cols = np.flatnonzero(weights)
-        # one count series per (row, group), batches along the last axis so each FFT reads contiguous memory
+        cols = np.flatnonzero(weights)  # the weights are 0 or 1: the counted groups' series are summed
+        # one count series per (row, group), laid out (R, groups, batches) so each FFT reads contiguous memory
         if self.nb == n:  # batches of one sample: the series are the groups' indicators
             series = (groups_rows[:, None, :] == cols[None, :, None]).astype(np.float64)
         else:
-            table = dense_tables(groups_rows, self.sizes, self.n_groups)  # (R, batches, groups)
-            series = np.ascontiguousarray(table.transpose(0, 2, 1)[:, cols], dtype=np.float64)
+            cells = groups_rows.astype(np.int64) * self.nb + self.batch_ids
+            cells += (np.arange(rows, dtype=np.int64) * (self.n_groups * self.nb))[:, None]
+            counts = np.bincount(cells.ravel(), minlength=rows * self.n_groups * self.nb)
+            series = counts.reshape(rows, self.n_groups, self.nb)[:, cols].astype(np.float64)
         spec = np.fft.rfft(series, axis=2)
-        power = np.einsum("rcf,c->rf", spec.real**2 + spec.imag**2, weights[cols])
-        acf = np.fft.irfft(power, n=self.nb, axis=1)
+        power = np.square(spec.real)
+        power += np.square(spec.imag)
+        acf = np.fft.irfft(power.sum(axis=1), n=self.nb, axis=1)  # |spectrum|^2 summed over the groups
         return np.rint(acf[:, 1 : self.lags + 1])
+
+    @cached_property
+    def batch_ids(self) -> np.ndarray:
+        return segment_ids(self.sizes)
 
     def lag_scores(self, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-lag tail p-values and normal scores of lag match counts ``m`` (R, Q).
 
-        Permuted counts are integers within a few sd of their mean, so once the net has evaluated as
-        many tails as a grid would hold, it reads them from a grid evaluated once per model (mean +-
-        ``GRID_SDS`` sd of every lag; counts off the grid are evaluated directly). Both give the
-        same numbers.
+        Permuted counts are integers within a few sd of their mean, so once the net has evaluated a
+        quarter as many tails as a grid would hold (a tail evaluated directly costs 2-3x a grid cell),
+        it reads them from a grid evaluated once per model (mean +- ``GRID_SDS`` sd of every lag;
+        counts off the grid are evaluated directly). Both give the same numbers.
         """
         span = self.grid_span
-        if span is None or self.evaluated + m.size < span[1] * self.lags:
+        if span is None or GRID_RENT * (self.evaluated + m.size) < span[1] * self.lags:
             self.evaluated += m.size
             p = self.lag_pvalues(m)
             return p, -special.ndtri(p)
@@ -159,6 +168,17 @@ class _LagModel:
     def check_logp(self, groups_rows: np.ndarray) -> np.ndarray:
         p_max, p_comb, _ = self.summarise(*self.lag_scores(self.spectra(groups_rows)))
         return -np.log(np.minimum(p_max, p_comb))
+
+
+def net_row_cost(codes: np.ndarray, batch_sizes: np.ndarray) -> float:
+    """What one permuted row of this check's net costs, drawing included, in label-permutations per label
+    (the unit of the stream's budget): its FFTs run over one series per counted group (the rarer one of
+    two), as long as the batches are many, and its lag summaries grow with the batches too (a fit on
+    2,048-4,096 labels, 2-1,000 classes, batches of 1-256: ``benchmarks/net_cost.py``)."""
+    n = max(int(codes.size), 1)
+    k = int(codes.max()) + 1 if codes.size else 1
+    series = 1 if k <= 2 else min(k, MAX_GROUPS)
+    return 0.9 + batch_sizes.size / n * (1.37 + 0.43 * series)
 
 
 def _factory(n_groups: int):

@@ -443,6 +443,29 @@ def _net_cells(sizes: np.ndarray, k: int, n: int) -> float:
     return 1.0
 
 
+def net_row_cost(codes: np.ndarray, batch_sizes: np.ndarray) -> float:
+    """What one permuted row of this check's net costs, drawing included, in label-permutations per label
+    (the unit of the stream's budget, ``STREAM_BUDGET``: drawing a row and a cheap statistic).
+
+    A fit to rows of 2,048-4,096 labels, 2-1,000 classes, batches of 1-256 (``benchmarks/net_cost.py``):
+    the scales, the windows' dense tables, the staircase, and the scales whose windows are sorted
+    rather than counted cost most.
+    """
+    n, nb = max(int(codes.size), 1), int(batch_sizes.size)
+    k = int(codes.max()) + 1 if codes.size else 1
+    dense = counts_densely(nb, k, n, small_segments=False)
+    cells = nb * k / n if dense else 0.0
+    sorted_scales = 0
+    for m in drift_scales(nb):
+        windows = -(-nb // m)
+        if not dense and counts_densely(windows, k, n):
+            dense, cells = True, windows * k / n
+        sorted_scales += not dense
+    not_batch_dense = not counts_densely(nb, k, n, small_segments=False)
+    return (0.36 + 0.22 * len(drift_scales(nb)) + 0.29 * cells + 0.58 * not_batch_dense + 0.94 * sorted_scales
+            + 0.9 * _staircase_runs(n, nb, k))
+
+
 def _factory(k: int):
     def factory(x: np.ndarray, sizes: np.ndarray):
         ms = drift_scales(sizes.size)

@@ -126,6 +126,18 @@ def runs_rows(rows: np.ndarray, sizes: np.ndarray, k: int, class_weights: np.nda
     return total
 
 
+def net_row_cost(codes: np.ndarray, batch_sizes: np.ndarray) -> float:
+    """What one permuted row of this check's net costs, drawing included, in label-permutations per label
+    (the unit of the stream's budget): batches of one or of 2-4 labels are counted without tables, larger
+    ones through batch x class tables that grow with the classes per label (a fit on 2,048-4,096
+    labels, 2-1,000 classes, batches of 1-256: ``benchmarks/net_cost.py``)."""
+    n, nb = max(int(codes.size), 1), int(batch_sizes.size)
+    k = int(codes.max()) + 1 if codes.size else 1
+    if nb >= n or pairs_apply(batch_sizes):
+        return 0.6
+    return 0.6 + min(1.0, 0.3 * nb * k / n)
+
+
 def _runs_factory(k: int, class_weights: np.ndarray | None):
     def factory(x: np.ndarray, sizes: np.ndarray):
         if x.size < 2:

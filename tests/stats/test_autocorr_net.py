@@ -51,12 +51,14 @@ def test_the_tail_grid_gives_the_direct_tails_on_and_off_the_grid():
 
 
 def test_the_grid_is_built_only_once_it_would_pay():
+    from loadercheck.stats.autocorr import GRID_RENT
+
     rng = np.random.default_rng(6)
     x = rng.integers(0, 10, 2048)
     model = _model(x, np.ones(2048, dtype=np.int64))
     cells = model.grid_span[1] * model.lags
-    rows = max(1, cells // (3 * model.lags))
-    for _ in range(2):  # two thirds of a grid's worth of rows: evaluated directly
+    rows = max(1, cells // (3 * GRID_RENT * model.lags))
+    for _ in range(2):  # two thirds of the rent's worth of rows: evaluated directly
         model.lag_scores(model.spectra(np.stack([rng.permutation(x) for _ in range(rows)])))
     assert "tail_grid" not in model.__dict__
     for _ in range(2):
