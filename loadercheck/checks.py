@@ -271,26 +271,23 @@ NAMING_FLOOR = 1e-12
 """Once the shuffled-feed null is rejected, a fast p-value below this names its check without a net of its
 own: 300x below the smallest fast p-value a clean stream has shown (3.3e-10: 95/5 classes, 1,024 labels,
 ``benchmarks/calibration.py``)."""
-NET_COST_ORDER = (LABEL_RUNS, BATCH_ENTROPY, TARGET_TREND, LABEL_AUTOCORRELATION, WINDOW_DRIFT)
-"""The order checks' nets, cheapest statistic first (measured on 2,048 labels, 10 classes, in batches of
-4-32); a signal's battery, several tests, comes last."""
-SMALL_BATCHES_COST_ORDER = (LABEL_RUNS, BATCH_ENTROPY, TARGET_TREND, WINDOW_DRIFT, LABEL_AUTOCORRELATION)
-"""The same in batches of fewer than 4 labels on average, where the autocorrelation's FFTs run over
-most positions (2-3x window-drift's cost at batches of 1 and 2)."""
+SINGLE_TESTS = frozenset({LABEL_RUNS, BATCH_ENTROPY, TARGET_TREND, LABEL_AUTOCORRELATION, WINDOW_DRIFT})
+"""The order checks that are one test each; a signal's battery (several tests) runs its net last."""
 
 
-def _net_order(check_id: str, fast_p: float, decisive: float, mean_batch: float) -> tuple[bool, int, float]:
+def _net_order(fast_p: float, decisive: float, certify_cost: float, battery: bool) -> tuple:
     """The order the nets run in: checks whose fast p-value is far beyond the threshold (at most
-    ``decisive``) first, the cheapest statistic first among them, then the others by fast p-value.
+    ``decisive``) first, the cheapest to certify among them (``certify_cost``: a permuted row's cost
+    over the check's Holm weight, since the permutations that certify a level grow as 1 / level),
+    signal batteries last; then the others by fast p-value.
 
     The first net that rejects rejects the shuffled-feed null for the whole family, so one
-    decisive net is enough, and the cheapest will do. Any order is valid (each net's p-value is,
-    and Holm's first step is a union bound over them): this choice changes the cost only.
+    decisive net is enough, and the cheapest will do (a dear one first could spend the stream's
+    budget and leave the others none). Any order is valid (each net's p-value is, and Holm's first
+    step is a union bound over them): this choice changes the cost only.
     """
     first = fast_p <= decisive
-    costs = SMALL_BATCHES_COST_ORDER if mean_batch < 4 else NET_COST_ORDER
-    cost = costs.index(check_id) if check_id in costs else len(costs)
-    return (not first, cost if first else 0, fast_p)
+    return (not first, (battery, certify_cost) if first else (False, 0.0), fast_p)
 
 
 def decide(adjusted_pvalue: float, effect: float | None, min_effect: float, alpha: float, ordered: bool) -> Status:
@@ -399,13 +396,14 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
     shared = SharedPermutations(data_rng(*(data for _, data, _ in plan), plan[0][2].stream.batch_sizes,
                                          salt="order nets"))
     sizes = plan[0][2].stream.batch_sizes
-    mean_batch = float(sizes.sum()) / max(sizes.size, 1)
     # a fast p-value 10,000x beyond the threshold makes a net decisive (it runs first); once the null
     # is rejected, one below NAMING_FLOOR names its check without a net of its own
     mc_below = [MC_FACTOR * options.alpha * w / total for w in weight]
     decisive = [NET_BAND * below for below in mc_below]
+    costs = [check.net_cost(data, sizes) for check, data, _ in plan]
     rejected_weight = 0.0
-    for i in sorted(range(m), key=lambda j: _net_order(outcomes[j][0].id, fast[j], decisive[j], mean_batch)):
+    for i in sorted(range(m), key=lambda j: _net_order(fast[j], decisive[j], costs[j] / weight[j],
+                                                       outcomes[j][0].id not in SINGLE_TESTS)):
         check, ctx, first = outcomes[i]
         if not isinstance(first, TestResult) or (first.pvalue > mc_below[i] and not first.details.get("wants_net")):
             continue  # (window-drift's staircase has no fast tail: on short streams it asks for its net)
@@ -436,7 +434,7 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             continue
         # the stream's budget counts each permutation at its labels (plus a row's overhead) x what a row
         # of this check's statistic costs per label
-        cost = check.net_cost(data, ctx.stream.batch_sizes)
+        cost = costs[i]
         n_net = max(1, min(int(np.size(data)), labels)) + PERM_OVERHEAD
         result = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below[i],
                             reject_at=holm_level, accept_above=options.alpha, mc_budget=int(left // (n_net * cost)),

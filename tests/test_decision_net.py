@@ -131,8 +131,10 @@ def test_a_guards_early_looks_do_not_stall(make):
     assert worst < limit, worst
 
 
-def _scripted_check(check_id: str, fast_p: float, net_p: float, calls: list[str], bound: float = 0.3):
-    """An order check whose fast p-value and net p-value are given (the decision logic alone)."""
+def _scripted_check(check_id: str, fast_p: float, net_p: float, calls: list[str], bound: float = 0.3,
+                    cost: float = 1.0):
+    """An order check whose fast p-value, net p-value and net cost per label are given (the decision
+    logic alone)."""
     from loadercheck.checks import OrderCheck
     from loadercheck.results import TestResult
 
@@ -144,24 +146,27 @@ def _scripted_check(check_id: str, fast_p: float, net_p: float, calls: list[str]
         calls.append(check_id)
         return TestResult(1.0, net_p, 0.5, "net", {"fast_pvalue": fast_p, "mc_perms": 100.0, "mc_labels": 64.0})
 
-    return OrderCheck(check_id, test, 0.05, lambda r, ctx: "m")
+    return OrderCheck(check_id, test, 0.05, lambda r, ctx: "m", lambda values, sizes: cost)
 
 
 def test_once_a_net_rejects_the_shuffled_feed_fast_tails_far_beyond_stand():
     """Every order check tests one null (a shuffled feed). Until a net rejects it every check with a
-    small fast p-value gets its net, in order (cheapest decisive first); after, a fast p-value far
-    beyond the threshold names its check and one nearer it still gets its net (on these 2,048
-    labels, where clean streams' fast tails have reached 3.3e-10, 1e-10 is near)."""
+    small fast p-value gets its net, in order (the cheapest to certify of the decisive first: its
+    cost per row over its Holm weight); after, a fast p-value far beyond the threshold names its
+    check and one nearer it still gets its net (on these 2,048 labels, where clean streams' fast
+    tails have reached 3.3e-10, 1e-10 is near)."""
     from loadercheck.checks import Context, _order_checks
 
     stream = _stream(np.arange(2048) % 10, 32)
     ctx = Context(stream, stream.labels, binned=False)
     calls: list[str] = []
-    plan = [(_scripted_check("label-autocorrelation", 1e-13, 1e-12, calls), stream.labels, ctx),
+    # certifying costs (per row / weight): label-runs 1, batch-entropy 2, window-drift 5, autocorrelation 6,
+    # target-trend 8
+    plan = [(_scripted_check("label-autocorrelation", 1e-13, 1e-12, calls, cost=3.0), stream.labels, ctx),
             (_scripted_check("label-runs", 1e-13, 0.5, calls), stream.labels, ctx),        # its net does not reject
-            (_scripted_check("window-drift", 1e-10, 1e-5, calls), stream.labels, ctx),     # near, on a short stream
+            (_scripted_check("window-drift", 1e-10, 1e-5, calls, cost=10.0), stream.labels, ctx),  # near, short stream
             (_scripted_check("batch-entropy", 1e-13, 1e-5, calls), stream.labels, ctx),    # rejects first
-            (_scripted_check("target-trend", 1e-13, 0.5, calls, bound=1e-6), stream.labels, ctx)]  # its own bound
+            (_scripted_check("target-trend", 1e-13, 0.5, calls, bound=1e-6, cost=8.0), stream.labels, ctx)]  # own bound
     results = {r.id: r for r in _order_checks(plan, Options())}
     assert calls == ["label-runs", "batch-entropy", "window-drift"]
     assert "rejected by batch-entropy" in results["label-autocorrelation"].method
@@ -255,3 +260,21 @@ def test_the_streams_budget_counts_each_nets_permutations_at_its_statistics_cost
     assert offered["label-runs"] == STREAM_BUDGET // (4 * per_perm)
     spent = offered["label-runs"] * per_perm * 4
     assert offered["window-drift"] == (STREAM_BUDGET - spent) // per_perm < STREAM_BUDGET // (4 * per_perm)
+
+
+def test_the_decisive_net_cheapest_to_certify_runs_first():
+    """Two checks far beyond the threshold: the autocorrelation (weight 0.5) and window-drift (weight 2,
+    a first level four times larger, so a quarter of the permutations certify it). window-drift's net
+    runs first even where its rows cost more, rejects, and the autocorrelation is named without a
+    net (a dear net first could spend the stream's budget and leave window-drift none)."""
+    from loadercheck.checks import Context, _order_checks
+
+    stream = _stream(np.arange(2048) % 10, 32)
+    ctx = Context(stream, stream.labels, binned=False)
+    calls: list[str] = []
+    plan = [(_scripted_check("label-autocorrelation", 1e-16, 1e-5, calls, cost=1.0), stream.labels, ctx),
+            (_scripted_check("window-drift", 1e-19, 1e-5, calls, cost=1.8), stream.labels, ctx),
+            (_scripted_check("label-runs", 0.5, 0.5, calls), stream.labels, ctx)]
+    results = {r.id: r for r in _order_checks(plan, Options())}
+    assert calls == ["window-drift"]
+    assert "rejected by window-drift" in results["label-autocorrelation"].method
