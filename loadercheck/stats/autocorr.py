@@ -178,7 +178,7 @@ def net_row_cost(codes: np.ndarray, batch_sizes: np.ndarray) -> float:
     n = max(int(codes.size), 1)
     k = int(codes.max()) + 1 if codes.size else 1
     series = 1 if k <= 2 else min(k, MAX_GROUPS)
-    return 0.9 + batch_sizes.size / n * (1.37 + 0.43 * series)
+    return 0.8 + batch_sizes.size / n * (1.37 + 0.43 * series)
 
 
 def _factory(n_groups: int):

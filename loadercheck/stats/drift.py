@@ -447,9 +447,10 @@ def net_row_cost(codes: np.ndarray, batch_sizes: np.ndarray) -> float:
     """What one permuted row of this check's net costs, drawing included, in label-permutations per label
     (the unit of the stream's budget, ``STREAM_BUDGET``: drawing a row and a cheap statistic).
 
-    A fit to rows of 2,048-4,096 labels, 2-1,000 classes, batches of 1-256 (``benchmarks/net_cost.py``):
-    the scales, the windows' dense tables, the staircase, and the scales whose windows are sorted
-    rather than counted cost most.
+    A fit to rows of 2,048-4,096 labels, 2-1,000 classes, batches of 1-256 (``benchmarks/net_cost.py``),
+    corrected by whole checks' seconds per unit (``benchmarks/cost.py``: batches under 8 labels cost
+    more there than alone): the scales, the windows' dense tables, the staircase, and the scales
+    whose windows are sorted rather than counted cost most.
     """
     n, nb = max(int(codes.size), 1), int(batch_sizes.size)
     k = int(codes.max()) + 1 if codes.size else 1
@@ -463,7 +464,7 @@ def net_row_cost(codes: np.ndarray, batch_sizes: np.ndarray) -> float:
         sorted_scales += not dense
     not_batch_dense = not counts_densely(nb, k, n, small_segments=False)
     return (0.36 + 0.22 * len(drift_scales(nb)) + 0.29 * cells + 0.58 * not_batch_dense + 0.94 * sorted_scales
-            + 0.9 * _staircase_runs(n, nb, k))
+            + 0.5 * _staircase_runs(n, nb, k) + 0.7 * (n < 8 * nb))
 
 
 def _factory(k: int):
