@@ -454,16 +454,16 @@ def net_row_cost(codes: np.ndarray, batch_sizes: np.ndarray) -> float:
     """
     n, nb = max(int(codes.size), 1), int(batch_sizes.size)
     k = int(codes.max()) + 1 if codes.size else 1
-    dense = counts_densely(nb, k, n, small_segments=False)
-    cells = nb * k / n if dense else 0.0
+    scales = drift_scales(nb)
+    batch_dense = dense = counts_densely(nb, k, n, small_segments=False)
+    cells = nb * k / n if dense else 0.0  # cells per label of the first table counted densely
     sorted_scales = 0
-    for m in drift_scales(nb):
+    for m in scales:
         windows = -(-nb // m)
         if not dense and counts_densely(windows, k, n):
             dense, cells = True, windows * k / n
         sorted_scales += not dense
-    not_batch_dense = not counts_densely(nb, k, n, small_segments=False)
-    return (0.36 + 0.22 * len(drift_scales(nb)) + 0.29 * cells + 0.58 * not_batch_dense + 0.94 * sorted_scales
+    return (0.36 + 0.22 * len(scales) + 0.29 * cells + 0.58 * (not batch_dense) + 0.94 * sorted_scales
             + 0.5 * _staircase_runs(n, nb, k) + 0.7 * (n < 8 * nb))
 
 

@@ -74,9 +74,9 @@ STREAM_BUDGET = 15 * 2**21
 """Label-permutations all the label nets of one stream may spend together, each permutation counted as
 its labels plus ``PERM_OVERHEAD``, times what a row of its check's statistic costs per label (each
 check's ``net_row_cost``: 1 is drawing a row and a cheap statistic, about 30 ns a label on one core of
-the 2-core reference machine, loaded; the autocorrelation in batches of one costs 7-9): 0.9-1 s
-in all, measured with the rest of the checks. A net that reaches it stops unsettled, with a larger
-valid p-value."""
+the 2-core reference machine, loaded; the autocorrelation in batches of one costs 7-9): about a
+second in all (whole checks measured 22-47 ns a unit there as the host's load moved). A net that
+reaches it stops unsettled, with a larger valid p-value."""
 PERM_OVERHEAD = 128
 """The fixed cost of one permutation (statistic set-up per row), in labels: what bounds the short
 prefixes of a guard's early looks, where a level of 1e-6 asks for a million permutations of 64 labels."""
