@@ -29,7 +29,7 @@ from scipy import special
 
 from ..results import TestResult
 from ._validate import NotEnoughData, as_batch_sizes, as_codes
-from .counts import MAX_GROUPS, hash_groups, segment_ids
+from .counts import MAX_GROUPS, dense_tables, hash_groups
 from .moments import kappa, label_sums, lag_graph_sums, pair_moments_arrays
 from .permutation import safety_net
 from .tails import TINY, cantelli, rare_side_sf
@@ -81,26 +81,19 @@ class _LagModel:
 
     def spectra(self, groups_rows: np.ndarray, plain: bool = False) -> np.ndarray:
         """Lag match counts (R, Q) of every row of an (R, n) group matrix."""
-        rows, n = groups_rows.shape
+        n = groups_rows.shape[1]
         weights = np.ones(self.n_groups) if plain else self.weights
-        cols = np.flatnonzero(weights)  # the weights are 0 or 1: the counted groups' series are summed
-        # one count series per (row, group), laid out (R, groups, batches) so each FFT reads contiguous memory
+        cols = np.flatnonzero(weights)
+        # one count series per (row, group), batches along the last axis so each FFT reads contiguous memory
         if self.nb == n:  # batches of one sample: the series are the groups' indicators
             series = (groups_rows[:, None, :] == cols[None, :, None]).astype(np.float64)
         else:
-            cells = groups_rows.astype(np.int64) * self.nb + self.batch_ids
-            cells += (np.arange(rows, dtype=np.int64) * (self.n_groups * self.nb))[:, None]
-            counts = np.bincount(cells.ravel(), minlength=rows * self.n_groups * self.nb)
-            series = counts.reshape(rows, self.n_groups, self.nb)[:, cols].astype(np.float64)
+            table = dense_tables(groups_rows, self.sizes, self.n_groups)  # (R, batches, groups)
+            series = np.ascontiguousarray(table.transpose(0, 2, 1)[:, cols], dtype=np.float64)
         spec = np.fft.rfft(series, axis=2)
-        power = np.square(spec.real)
-        power += np.square(spec.imag)
-        acf = np.fft.irfft(power.sum(axis=1), n=self.nb, axis=1)  # |spectrum|^2 summed over the groups
+        power = np.einsum("rcf,c->rf", spec.real**2 + spec.imag**2, weights[cols])
+        acf = np.fft.irfft(power, n=self.nb, axis=1)
         return np.rint(acf[:, 1 : self.lags + 1])
-
-    @cached_property
-    def batch_ids(self) -> np.ndarray:
-        return segment_ids(self.sizes)
 
     def lag_scores(self, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-lag tail p-values and normal scores of lag match counts ``m`` (R, Q).
