@@ -28,7 +28,8 @@ import numpy as np
 from ..results import TestResult
 from ._validate import NotEnoughData
 from .moments import GraphSums, label_sums, pair_moments
-from .permutation import SequentialOutcome, net_pvalue, safety_net, sequential_pvalue, trusts_fast_tail
+from .permutation import (SequentialOutcome, net_pvalue, permuted_rows, safety_net, sequential_pvalue,
+                          trusts_fast_tail)
 from .tails import TINY, cantelli, chi2_isf, chi2_logsf, hypergeom_sf, rankdata, rare_side_sf
 
 EXCEEDANCES = 20
@@ -316,7 +317,7 @@ def _mc_match(first: np.ndarray, second: np.ndarray, observed: float, rng: np.ra
     obs = float(np.count_nonzero(x == y))
 
     def exceed(rows: int) -> np.ndarray:
-        perm = rng.permuted(np.broadcast_to(y, (rows, n)), axis=1)
+        perm = permuted_rows(rng, y, rows)
         return np.count_nonzero(perm == x[None, :], axis=1) >= obs
 
     return sequential_pvalue(exceed, max_perms=max_perms, reject_at=level, accept_above=max(level, 1e-12),
@@ -554,7 +555,7 @@ def feature_drift_test(
         thresholds = chi2_isf(np.exp(observed), dfs) * (1.0 - 1e-12)
 
         def exceed(rows: int) -> np.ndarray:
-            order = rng.permuted(np.broadcast_to(np.arange(nb), (rows, nb)), axis=1)
+            order = permuted_rows(rng, np.arange(nb), rows)
             return np.any(_drift_scores(ranks[order], scales) >= thresholds[None, None, :], axis=(1, 2))
 
         seq = sequential_pvalue(exceed, max_perms=mc_max_perms, reject_at=mc_below / 2.0, accept_above=mc_below / 2.0,

@@ -44,3 +44,16 @@ def test_beyond_the_memory_cap_rows_are_drawn_and_not_kept(monkeypatch):
     b = second.permuted(np.broadcast_to(base, (100, 64)), axis=1)
     assert a.shape == b.shape == (100, 64) and not np.array_equal(a, b)
     assert all(np.array_equal(np.sort(row), base) for row in np.concatenate([a, b]))
+
+
+def test_rows_come_row_major_and_are_the_generators_own_permutations():
+    # Generator.permuted returns broadcast rows column-major, where every per-row statistic read its row
+    # at a stride (2-10x slower); permuted_rows draws the very same rows, row-major
+    base = np.repeat(np.arange(5, dtype=np.int8), 40)
+    rows = P.permuted_rows(np.random.default_rng(5), base, 64)
+    expected = np.random.default_rng(5).permuted(np.broadcast_to(base, (64, base.size)), axis=1)
+    np.testing.assert_array_equal(rows, expected)
+    assert rows.flags.c_contiguous and rows.dtype == base.dtype
+    reader = P.SharedPermutations(np.random.default_rng(5)).reader()
+    for count in (16, 40):  # the shared rows too, as first drawn and once grown
+        assert P.permuted_rows(reader, base, count).flags.c_contiguous
