@@ -449,15 +449,15 @@ def net_row_cost(codes: np.ndarray, batch_sizes: np.ndarray) -> float:
     """What one permuted row of this check's net costs, drawing included, in label-permutations per label
     (the unit of the stream's budget, ``STREAM_BUDGET``: drawing a row and a cheap statistic).
 
-    A fit to rows of 2,048-4,096 labels, 2-1,000 classes, batches of 1-256 (``benchmarks/net_cost.py``),
-    corrected by whole checks' seconds per unit (``benchmarks/cost.py``: batches under 8 labels cost
-    more there than alone): the scales, the windows' dense tables, the staircase, and the scales
-    whose windows are sorted rather than counted cost most.
+    A fit to rows of 2,048-4,096 labels, 2-1,000 classes, batches of 1-256 (``benchmarks/net_cost.py``,
+    its seconds scaled by the other nets' model over measured in the same run, the host's speed): the
+    scales, the windows' dense tables, the staircase, and the scales whose windows are sorted rather
+    than counted cost most.
     """
     n, nb = max(int(codes.size), 1), int(batch_sizes.size)
     k = int(codes.max()) + 1 if codes.size else 1
     scales = drift_scales(nb)
-    batch_dense = dense = counts_densely(nb, k, n, small_segments=False)
+    dense = counts_densely(nb, k, n, small_segments=False)
     cells = nb * k / n if dense else 0.0  # cells per label of the first table counted densely
     sorted_scales = 0
     for m in scales:
@@ -465,8 +465,8 @@ def net_row_cost(codes: np.ndarray, batch_sizes: np.ndarray) -> float:
         if not dense and counts_densely(windows, k, n):
             dense, cells = True, windows * k / n
         sorted_scales += not dense
-    return (0.36 + 0.22 * len(scales) + 0.29 * cells + 0.58 * (not batch_dense) + 0.94 * sorted_scales
-            + 0.5 * _staircase_runs(n, nb, k) + 0.7 * (n < 8 * nb))
+    return (0.37 + 0.17 * len(scales) + 0.22 * cells + 0.5 * sorted_scales + 1.28 * _staircase_runs(n, nb, k)
+            + 0.09 * (n < 8 * nb))
 
 
 def _factory(k: int):
