@@ -127,7 +127,7 @@ def permuted_rows(rng: "np.random.Generator | _RowReader", base: np.ndarray, cou
     :class:`_RowReader` hands out its shared rows, already row-major.
     """
     if isinstance(rng, _RowReader):
-        return rng.permuted(np.broadcast_to(base, (count, base.size)), axis=1)
+        return rng.rows(base, count)
     rows = np.tile(base, (count, 1))
     rng.permuted(rows, axis=1, out=rows)
     return rows
@@ -153,7 +153,8 @@ class SharedPermutations:
         self._kept = 0
 
     def reader(self) -> "_RowReader":
-        """A generator-like view (``permuted`` only) reading the shared rows from the first."""
+        """A view reading the shared rows from the first; a net passes it where it would pass its
+        generator, and :func:`permuted_rows` reads from it."""
         return _RowReader(self)
 
     def rows(self, key: tuple[str, bytes], base: np.ndarray, start: int, count: int) -> np.ndarray:
@@ -177,13 +178,13 @@ class _RowReader:
         self._shared = shared
         self._cursor: dict[tuple[str, bytes], int] = {}
 
-    def permuted(self, rows: np.ndarray, axis: int = 1) -> np.ndarray:
-        """Like ``Generator.permuted(np.broadcast_to(base, (r, n)), axis=1)``: the next r shared rows."""
-        base = np.asarray(rows[0])
+    def rows(self, base: np.ndarray, count: int) -> np.ndarray:
+        """The next ``count`` shared permuted rows of ``base`` (read-only, row-major)."""
+        base = np.asarray(base)
         key = (base.dtype.str, base.tobytes())
         start = self._cursor.get(key, 0)
-        self._cursor[key] = start + rows.shape[0]
-        return self._shared.rows(key, base, start, rows.shape[0])
+        self._cursor[key] = start + count
+        return self._shared.rows(key, base, start, count)
 
 
 def net_perms(level: float) -> int:

@@ -13,8 +13,8 @@ def test_every_reader_reads_the_same_rows_from_the_first():
     shared = P.SharedPermutations(np.random.default_rng(0))
     base = np.repeat(np.arange(4, dtype=np.int8), 8)
     first, second = shared.reader(), shared.reader()
-    a = np.concatenate([first.permuted(np.broadcast_to(base, (r, base.size)), axis=1) for r in (16, 5, 40)])
-    b = second.permuted(np.broadcast_to(base, (61, base.size)), axis=1)
+    a = np.concatenate([first.rows(base, r) for r in (16, 5, 40)])
+    b = second.rows(base, 61)
     np.testing.assert_array_equal(a, b)
     assert all(np.array_equal(np.sort(row), base) for row in a)  # each row a permutation of the labels
     assert len({row.tobytes() for row in a}) > 55  # and not one row repeated
@@ -23,14 +23,14 @@ def test_every_reader_reads_the_same_rows_from_the_first():
 def test_other_labels_get_their_own_rows():
     shared = P.SharedPermutations(np.random.default_rng(0))
     reader = shared.reader()
-    one = reader.permuted(np.broadcast_to(np.arange(8, dtype=np.int8), (4, 8)), axis=1)
-    other = reader.permuted(np.broadcast_to(np.arange(8, dtype=np.int8)[::-1].copy(), (4, 8)), axis=1)
+    one = reader.rows(np.arange(8, dtype=np.int8), 4)
+    other = reader.rows(np.arange(8, dtype=np.int8)[::-1].copy(), 4)
     assert sorted(one[0].tolist()) == sorted(other[0].tolist()) and not np.array_equal(one, other)
 
 
 def test_the_rows_are_read_only():
     reader = P.SharedPermutations(np.random.default_rng(0)).reader()
-    rows = reader.permuted(np.broadcast_to(np.arange(8, dtype=np.int8), (4, 8)), axis=1)
+    rows = reader.rows(np.arange(8, dtype=np.int8), 4)
     with pytest.raises(ValueError):
         rows[0, 0] = 7
 
@@ -40,8 +40,8 @@ def test_beyond_the_memory_cap_rows_are_drawn_and_not_kept(monkeypatch):
     shared = P.SharedPermutations(np.random.default_rng(0))
     base = np.arange(64, dtype=np.int8)
     first, second = shared.reader(), shared.reader()
-    a = first.permuted(np.broadcast_to(base, (100, 64)), axis=1)  # 6,400 bytes: over the cap
-    b = second.permuted(np.broadcast_to(base, (100, 64)), axis=1)
+    a = first.rows(base, 100)  # 6,400 bytes: over the cap
+    b = second.rows(base, 100)
     assert a.shape == b.shape == (100, 64) and not np.array_equal(a, b)
     assert all(np.array_equal(np.sort(row), base) for row in np.concatenate([a, b]))
 
