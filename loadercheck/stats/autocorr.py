@@ -42,6 +42,9 @@ GRID_CELLS = 1 << 21
 """At most this many (lag, count) cells in the grid; above it every tail is evaluated directly."""
 GRID_RENT = 4
 """The net builds its tail grid once it has evaluated 1 / GRID_RENT of the grid's cells directly."""
+SERIES_PER_STEP = 1 << 17
+"""Count-series values (float64, 1 MiB) transformed at a time: a net's chunk of rows held 30 MiB and
+more, and its FFTs then read memory rather than cache (measured 1.2-2.3x slower per label)."""
 
 
 def choose_lags(sizes: np.ndarray) -> int:
@@ -80,31 +83,40 @@ class _LagModel:
         self.evaluated = 0  # tails the net has evaluated directly (the grid is built once it would pay)
 
     def spectra(self, groups_rows: np.ndarray, plain: bool = False) -> np.ndarray:
-        """Lag match counts (R, Q) of every row of an (R, n) group matrix."""
-        n = groups_rows.shape[1]
-        weights = np.ones(self.n_groups) if plain else self.weights
-        cols = np.flatnonzero(weights)
-        # one count series per (row, group), batches along the last axis so each FFT reads contiguous memory
-        if self.nb == n:  # batches of one sample: the series are the groups' indicators
-            series = (groups_rows[:, None, :] == cols[None, :, None]).astype(np.float64)
-        else:
-            table = dense_tables(groups_rows, self.sizes, self.n_groups)  # (R, batches, groups)
-            series = np.ascontiguousarray(table.transpose(0, 2, 1)[:, cols], dtype=np.float64)
-        spec = np.fft.rfft(series, axis=2)
-        power = np.einsum("rcf,c->rf", spec.real**2 + spec.imag**2, weights[cols])
-        acf = np.fft.irfft(power, n=self.nb, axis=1)
-        return np.rint(acf[:, 1 : self.lags + 1])
+        """Lag match counts (R, Q) of every row of an (R, n) group matrix.
+
+        Rows are taken a few at a time, so that their count series (``SERIES_PER_STEP`` values) and
+        spectra stay in cache: each row's counts depend on that row alone.
+        """
+        reps, n = groups_rows.shape
+        cols = np.flatnonzero(np.ones(self.n_groups) if plain else self.weights)  # the counted groups
+        step = max(1, SERIES_PER_STEP // (cols.size * self.nb))
+        out = np.empty((reps, self.lags))
+        for start in range(0, reps, step):
+            rows = groups_rows[start : start + step]
+            # one count series per (row, group), batches along the last axis so each FFT reads contiguous memory
+            if self.nb == n:  # batches of one sample: the series are the groups' indicators
+                series = (rows[:, None, :] == cols[None, :, None]).astype(np.float64)
+            else:
+                table = dense_tables(rows, self.sizes, self.n_groups)  # (rows, batches, groups)
+                series = np.ascontiguousarray(table.transpose(0, 2, 1)[:, cols], dtype=np.float64)
+            spec = np.fft.rfft(series, axis=2)
+            power = np.einsum("rcf,rcf->rf", spec.real, spec.real)  # summed over the counted groups
+            power += np.einsum("rcf,rcf->rf", spec.imag, spec.imag)
+            acf = np.fft.irfft(power, n=self.nb, axis=1)
+            np.rint(acf[:, 1 : self.lags + 1], out=out[start : start + step])
+        return out
 
     def lag_scores(self, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-lag tail p-values and normal scores of lag match counts ``m`` (R, Q).
 
         Permuted counts are integers within a few sd of their mean, so once the net has evaluated a
         quarter as many tails as a grid would hold (a tail evaluated directly costs 2-3x a grid cell),
-        it reads them from a grid evaluated once per model (mean +- ``GRID_SDS`` sd of every lag;
-        counts off the grid are evaluated directly). Both give the same numbers.
+        it reads them from a grid evaluated once per model and distinct tail law (mean +- ``GRID_SDS``
+        sd; counts off the grid are evaluated directly). Both give the same numbers.
         """
         span = self.grid_span
-        if span is None or GRID_RENT * (self.evaluated + m.size) < span[1] * self.lags:
+        if span is None or GRID_RENT * (self.evaluated + m.size) < span[1] * self.tail_laws[0].size:
             self.evaluated += m.size
             p = self.lag_pvalues(m)
             return p, -special.ndtri(p)
@@ -119,20 +131,29 @@ class _LagModel:
         return p, z
 
     @cached_property
+    def tail_laws(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(first, law)``: a lag of each distinct tail law (mean, variance and total of its count) and,
+        for every lag, which law it follows. Equal batch sizes give every circular lag the same law."""
+        params = np.stack([self.mean, self.var, self.total], axis=1)
+        _, first, law = np.unique(params, axis=0, return_index=True, return_inverse=True)
+        return first, law.ravel()
+
+    @cached_property
     def grid_span(self) -> tuple[np.ndarray, int] | None:
         """The grid's lowest count per lag and its width, or None when it would be too large."""
         sd = np.sqrt(np.maximum(self.var, 0.0))
         lo = np.maximum(np.floor(self.mean - GRID_SDS * sd), 0.0).astype(np.int64)
         width = int(np.ceil(2 * GRID_SDS * sd.max())) + 2
-        return None if width * self.lags > GRID_CELLS else (lo, width)
+        return None if width * self.tail_laws[0].size > GRID_CELLS else (lo, width)
 
     @cached_property
     def tail_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(lowest count per lag, p-values, scores)`` on the grid."""
+        """``(lowest count per lag, p-values, scores)`` on the grid, evaluated once per distinct tail law."""
         lo, width = self.grid_span
-        values = lo[:, None] + np.arange(width)
-        p = rare_side_sf(values, self.mean[:, None], self.var[:, None], self.total[:, None])
-        return lo, p, -special.ndtri(p)
+        first, law = self.tail_laws
+        values = lo[first, None] + np.arange(width)
+        p = rare_side_sf(values, self.mean[first, None], self.var[first, None], self.total[first, None])
+        return lo, p[law], -special.ndtri(p)[law]
 
     def lag_pvalues(self, m: np.ndarray) -> np.ndarray:
         return rare_side_sf(m, self.mean, self.var, self.total)
@@ -167,11 +188,11 @@ def net_row_cost(codes: np.ndarray, batch_sizes: np.ndarray) -> float:
     """What one permuted row of this check's net costs, drawing included, in label-permutations per label
     (the unit of the stream's budget): its FFTs run over one series per counted group (the rarer one of
     two), as long as the batches are many, and its lag summaries grow with the batches too (a fit on
-    2,048-4,096 labels, 2-1,000 classes, batches of 1-256: ``benchmarks/net_cost.py``)."""
+    2,048-4,096 labels, 2-1,000 classes, batches of 1-256: ``benchmarks/net_cost.py``; 0.6-2.5 units)."""
     n = max(int(codes.size), 1)
     k = int(codes.max()) + 1 if codes.size else 1
     series = 1 if k <= 2 else min(k, MAX_GROUPS)
-    return 0.8 + batch_sizes.size / n * (1.37 + 0.43 * series)
+    return 0.59 + batch_sizes.size / n * (0.70 + 0.117 * series)
 
 
 def _factory(n_groups: int):

@@ -20,10 +20,10 @@ def _sizes(n: int, b: int) -> np.ndarray:
 
 def test_the_autocorrelation_costs_most_in_small_batches_of_many_classes():
     x = _codes(4096, 10)
-    assert autocorr.net_row_cost(x, _sizes(4096, 1)) > 5 * autocorr.net_row_cost(x, _sizes(4096, 256))
+    assert autocorr.net_row_cost(x, _sizes(4096, 1)) > 3 * autocorr.net_row_cost(x, _sizes(4096, 256))
     # two classes: one series (the rarer class's), so a fraction of ten classes' FFTs
     two = _codes(4096, 2)
-    assert autocorr.net_row_cost(two, _sizes(4096, 1)) < 0.5 * autocorr.net_row_cost(x, _sizes(4096, 1))
+    assert autocorr.net_row_cost(two, _sizes(4096, 1)) < 0.7 * autocorr.net_row_cost(x, _sizes(4096, 1))
 
 
 def test_window_drift_costs_more_where_it_sorts_windows_than_where_it_counts_them():
