@@ -188,7 +188,7 @@ def net_row_cost(codes: np.ndarray, batch_sizes: np.ndarray) -> float:
     """What one permuted row of this check's net costs, drawing included, in label-permutations per label
     (the unit of the stream's budget): its FFTs run over one series per counted group (the rarer one of
     two), as long as the batches are many, and its lag summaries grow with the batches too (a fit on
-    2,048-4,096 labels, 2-1,000 classes, batches of 1-256: ``benchmarks/net_cost.py``; 0.6-2.5 units)."""
+    2,048-4,096 labels, 2-1,000 classes, batches of 1-256: ``benchmarks/net_cost.py``; 0.6-3.2 units)."""
     n = max(int(codes.size), 1)
     k = int(codes.max()) + 1 if codes.size else 1
     series = 1 if k <= 2 else min(k, MAX_GROUPS)
