@@ -1,11 +1,12 @@
 """What one permuted row of each label net costs, measured, against the model the stream's budget uses.
 
-    python benchmarks/net_cost.py [--checks runs drift autocorr] [--perms 600]
+    python benchmarks/net_cost.py [--checks runs batch drift autocorr] [--perms 600]
 
 The stream's budget (``loadercheck.stats.permutation.STREAM_BUDGET``) counts each permutation of a
 label net at its labels plus ``PERM_OVERHEAD``, times what a row of the check's statistic costs per
-label (``net_row_cost`` in ``stats/runs.py``, ``stats/drift.py``, ``stats/autocorr.py``; batch-entropy
-counts 1). The unit is 30 ns per label: drawing a row and a cheap statistic on the reference machine.
+label (``net_row_cost`` in ``stats/runs.py``, ``stats/batch.py``, ``stats/drift.py``,
+``stats/autocorr.py``). The unit is 30 ns per label: drawing a row and a cheap statistic on the
+reference machine.
 For every shape (2,048 and 4,096 labels; 2, 10, 100, 1,000 classes; batches of 1-256) this times the
 net's own path (``monte_carlo_outcome``: drawing, chunking, the statistic; best of two runs of
 ``--perms`` permutations) and prints the measured units, the model's and their ratio. A ratio near 1
@@ -20,7 +21,7 @@ import time
 
 import numpy as np
 
-from loadercheck.stats import autocorr, drift, runs
+from loadercheck.stats import autocorr, batch, drift, runs
 from loadercheck.stats.counts import dense_cells, hash_groups
 from loadercheck.stats.permutation import PERM_OVERHEAD, monte_carlo_outcome
 
@@ -34,6 +35,8 @@ def _net(check: str, x: np.ndarray, sizes: np.ndarray, k: int):
     if check == "runs":
         cells = dense_cells(sizes.size, k, n) if sizes.size < n else 1.0
         return runs._runs_factory(k, None), x, cells, runs.net_row_cost(x, sizes)
+    if check == "batch":
+        return batch._factory(k), x, dense_cells(sizes.size, k, n), batch.net_row_cost(x, sizes)
     groups, n_groups = hash_groups(x, k)
     return (autocorr._factory(n_groups), groups, max(1.0, n_groups * sizes.size / n),
             autocorr.net_row_cost(x, sizes))
@@ -58,7 +61,7 @@ def measure(check: str, n: int, k: int, b: int, perms: int) -> tuple[float, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checks", nargs="*", default=["runs", "drift", "autocorr"])
+    parser.add_argument("--checks", nargs="*", default=["runs", "batch", "drift", "autocorr"])
     parser.add_argument("--perms", type=int, default=600)
     args = parser.parse_args()
     print("| net | labels | classes | batch | measured units | model units | model / measured |")

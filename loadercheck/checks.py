@@ -17,8 +17,9 @@ from . import adapters, stats
 from .adapters.pytorch import SHUFFLE_FIX, DataLoaderAdapter
 from .options import Options
 from .results import CheckResult, LabelKind, Signal, Status, Stream, TestResult
-from .stats import autocorr, drift, runs
-from .stats.permutation import (MAX_NET_LABELS, NET_BAND, PERM_OVERHEAD, STREAM_BUDGET, SharedPermutations,
+from .stats import autocorr, batch, drift, runs
+from .stats.permutation import (DRAW_COST, MAX_NET_LABELS, NET_BAND, PERM_OVERHEAD, STREAM_BUDGET,
+                                SharedPermutations,
                                 data_rng, net_size)
 
 from .ids import (  # noqa: F401 - re-exported: the ids have always been importable from here
@@ -178,7 +179,7 @@ def _describe_trend(r: TestResult, ctx: Context) -> str:
 
 CATEGORICAL_CHECKS: tuple[OrderCheck, ...] = (
     OrderCheck(LABEL_RUNS, stats.runs_test, 0.05, _describe_runs, runs.net_row_cost),
-    OrderCheck(BATCH_ENTROPY, stats.batch_homogeneity_test, 0.05, _describe_batches),
+    OrderCheck(BATCH_ENTROPY, stats.batch_homogeneity_test, 0.05, _describe_batches, batch.net_row_cost),
     OrderCheck(LABEL_AUTOCORRELATION, stats.autocorrelation_test, 0.05, _describe_autocorrelation,
                autocorr.net_row_cost),
     OrderCheck(WINDOW_DRIFT, stats.window_drift_test, DRIFT_MIN_EFFECT, _describe_drift, drift.net_row_cost),
@@ -433,10 +434,11 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
                 rejected_weight += weight[i]
             continue
         # the stream's budget counts each permutation at its labels (plus a row's overhead) x what a row
-        # of this check's statistic costs per label
+        # of this check's statistic costs per label, less the drawing for a row an earlier net drew
         cost = costs[i]
         n_net = max(1, min(int(np.size(data)), labels)) + PERM_OVERHEAD
-        result = check.test(data, ctx.stream.batch_sizes, rng=shared.reader(), mc_below=mc_below[i],
+        reader = shared.reader(draw_share=DRAW_COST * (n_net - PERM_OVERHEAD) / (n_net * cost))
+        result = check.test(data, ctx.stream.batch_sizes, rng=reader, mc_below=mc_below[i],
                             reject_at=holm_level, accept_above=options.alpha, mc_budget=int(left // (n_net * cost)),
                             **budget)
         outcomes[i] = (check, ctx, result)
@@ -445,7 +447,8 @@ def _order_checks(plan: list[tuple[OrderCheck, np.ndarray, Context]], options: O
             if rejector is None:
                 rejector = i
         d = result.details
-        left = max(0, left - int(d.get("mc_perms", 0.0) * (d.get("mc_labels", n_net) + PERM_OVERHEAD) * cost))
+        spent = reader.spent(int(d.get("mc_perms", 0.0)))  # in rows drawn afresh
+        left = max(0, left - int(spent * (d.get("mc_labels", n_net) + PERM_OVERHEAD) * cost))
 
     ran = [(c, r, w) for (c, _, r), w in zip(outcomes, weight) if isinstance(r, TestResult)]
     adjusted = dict(zip((id(c) for c, _, _ in ran), stats.holm([r.pvalue for _, r, _ in ran], [w for *_, w in ran])))

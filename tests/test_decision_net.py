@@ -262,6 +262,46 @@ def test_the_streams_budget_counts_each_nets_permutations_at_its_statistics_cost
     assert offered["window-drift"] == (STREAM_BUDGET - spent) // per_perm < STREAM_BUDGET // (4 * per_perm)
 
 
+def test_rows_an_earlier_net_drew_are_charged_without_their_drawing():
+    """Nets permuting the same labels share their rows: a second net reading the 1,000 rows the first
+    drew is offered them at its cost less the drawing, and charged so; the third net gets the rest."""
+    import dataclasses
+
+    from loadercheck.checks import Context, _order_checks
+    from loadercheck.results import TestResult
+    from loadercheck.stats.permutation import DRAW_COST, PERM_OVERHEAD, STREAM_BUDGET
+
+    stream = _stream(np.arange(2048) % 10, 32)
+    ctx = Context(stream, stream.labels, binned=False)
+    base = np.sort(stream.labels).astype(np.uint8)
+    seen: dict[str, tuple[int, int]] = {}
+
+    def scripted(check_id: str, cost: float, rows: int):
+        def test(data, batch_sizes, *, rng, mc_below, mc_budget=None, **_):
+            if rng is None:
+                return TestResult(1.0, 1e-5, 0.5, "fast tail", {"fast_pvalue": 1e-5})
+            seen[check_id] = (mc_budget, rng.affordable(base, mc_budget))
+            rng.rows(base, rows)
+            return TestResult(1.0, 0.5, 0.5, "net", {"mc_perms": float(rows), "mc_labels": 2048.0})
+        check = _scripted_check(check_id, 1e-5, 0.5, [])
+        return dataclasses.replace(check, test=test, net_cost=lambda values, sizes: cost)
+
+    plan = [(scripted("label-runs", 1.0, 1000), stream.labels, ctx),
+            (scripted("batch-entropy", 1.0, 1000), stream.labels, ctx),
+            (scripted("window-drift", 1.0, 0), stream.labels, ctx)]
+    _order_checks(plan, Options())
+    per_perm = 2048 + PERM_OVERHEAD
+    share = DRAW_COST * 2048 / per_perm
+    first_budget, first_affordable = seen["label-runs"]
+    assert first_budget == first_affordable == STREAM_BUDGET // per_perm  # nothing drawn yet
+    second_budget, second_affordable = seen["batch-entropy"]
+    assert second_budget == (STREAM_BUDGET - 1000 * per_perm) // per_perm
+    assert abs(second_affordable - (1000 + second_budget - 1000 * (1 - share))) <= 1
+    third_budget, _ = seen["window-drift"]
+    charged = 1000 * per_perm + int((1000 - share * 1000) * per_perm)
+    assert abs(third_budget - (STREAM_BUDGET - charged) // per_perm) <= 1
+
+
 def test_the_decisive_net_cheapest_to_certify_runs_first():
     """Two checks far beyond the threshold: the autocorrelation (weight 0.5) and window-drift (weight 2,
     a first level four times larger, so a quarter of the permutations certify it). window-drift's net

@@ -74,6 +74,20 @@ def batch_rows(rows: np.ndarray, sizes: np.ndarray, k: int, inv_counts: np.ndarr
     return table.pair_sum(inv_counts).reshape(reps, sizes.size) @ (1.0 / sizes)
 
 
+def net_row_cost(codes: np.ndarray, batch_sizes: np.ndarray) -> float:
+    """What one permuted row of this check's net costs, drawing included, in label-permutations per label
+    (the unit of the stream's budget): batches of 2-4 are counted pair by pair, larger ones through batch
+    x class tables that grow with the classes per label, batches of one through sorted segments (a fit
+    on 2,048-4,096 labels, 2-1,000 classes, batches of 1-256: ``benchmarks/net_cost.py``; 0.5-1.8)."""
+    n, nb = max(int(codes.size), 1), int(batch_sizes.size)
+    k = int(codes.max()) + 1 if codes.size else 1
+    if nb >= n:
+        return 1.8 if k > 2 else 0.9
+    if pairs_apply(batch_sizes):
+        return 0.6
+    return 0.5 + min(0.3, 0.1 * nb * k / n)
+
+
 def _factory(k: int):
     def factory(x: np.ndarray, sizes: np.ndarray):
         counts = np.bincount(x, minlength=k).astype(np.float64)

@@ -70,13 +70,21 @@ NET_BUDGET = 27 * 2**20
 """Label-permutations (labels permuted x permutations) a net's certification may cost: the labels it
 permutes are sized so that certifying its level with no exceedance fits (4,096 labels at the
 default alpha and four checks)."""
-STREAM_BUDGET = 15 * 2**21
+STREAM_BUDGET = 10 * 2**21
 """Label-permutations all the label nets of one stream may spend together, each permutation counted as
 its labels plus ``PERM_OVERHEAD``, times what a row of its check's statistic costs per label (each
-check's ``net_row_cost``: 1 is drawing a row and a cheap statistic, about 30 ns a label on one core of
-the 2-core reference machine, loaded; the autocorrelation in batches of one costs 7-9): about a
-second in all (whole checks measured 22-47 ns a unit there as the host's load moved). A net that
-reaches it stops unsettled, with a larger valid p-value."""
+check's ``net_row_cost``: 1 is about 30 ns a label on one core of the 2-core reference machine;
+drawing a row costs ``DRAW_COST``, label-runs 0.6-1.6 with it, batch-entropy 0.5-1.8, window-drift
+0.4-3.7, the autocorrelation 0.6-3.2), less the drawing for rows an earlier net drew: 0.6-0.8 s of
+checking where a stream spends it all, 1 s on a loaded host (15 x 2^21 before the shared rows were
+priced and batch-entropy modelled, which took about a second quiet). A net that reaches it stops
+unsettled, with a larger valid p-value."""
+DRAW_COST = 0.45
+"""What drawing one label of a permuted row costs, in the unit of ``STREAM_BUDGET`` (13.3-13.8 ns a
+label measured, numpy's Fisher-Yates shuffle on compact codes): the part of a row's cost that a row
+an earlier net drew (:class:`SharedPermutations`) does not cost again."""
+MAX_DRAW_SHARE = 0.75
+"""A shared row is charged at least a quarter of a fresh one, whatever a check's cost model says."""
 PERM_OVERHEAD = 128
 """The fixed cost of one permutation (statistic set-up per row), in labels: what bounds the short
 prefixes of a guard's early looks, where a level of 1e-6 asks for a million permutations of 64 labels."""
@@ -152,10 +160,17 @@ class SharedPermutations:
         self._rows: dict[tuple[str, bytes], np.ndarray] = {}  # per set of labels, read-only
         self._kept = 0
 
-    def reader(self) -> "_RowReader":
+    def reader(self, draw_share: float = 0.0) -> "_RowReader":
         """A view reading the shared rows from the first; a net passes it where it would pass its
-        generator, and :func:`permuted_rows` reads from it."""
-        return _RowReader(self)
+        generator, and :func:`permuted_rows` reads from it. ``draw_share``: the share of the net's
+        cost per row that is drawing it, which a row an earlier net drew does not cost again (see
+        :meth:`_RowReader.affordable`)."""
+        return _RowReader(self, draw_share)
+
+    def drawn(self, key: tuple[str, bytes]) -> int:
+        """Rows kept so far for ``key``."""
+        kept = self._rows.get(key)
+        return 0 if kept is None else kept.shape[0]
 
     def rows(self, key: tuple[str, bytes], base: np.ndarray, start: int, count: int) -> np.ndarray:
         """Rows ``start .. start + count`` of the shared permutations of ``base`` (``key`` names it)."""
@@ -174,17 +189,39 @@ class SharedPermutations:
 
 
 class _RowReader:
-    def __init__(self, shared: SharedPermutations) -> None:
+    def __init__(self, shared: SharedPermutations, draw_share: float = 0.0) -> None:
         self._shared = shared
         self._cursor: dict[tuple[str, bytes], int] = {}
+        self.draw_share = min(max(float(draw_share), 0.0), MAX_DRAW_SHARE)
+        self.reused = 0
+        """Rows read that an earlier net had drawn (each cost ``1 - draw_share`` of a row)."""
+
+    @staticmethod
+    def _key(base: np.ndarray) -> tuple[str, bytes]:
+        return (base.dtype.str, base.tobytes())
 
     def rows(self, base: np.ndarray, count: int) -> np.ndarray:
         """The next ``count`` shared permuted rows of ``base`` (read-only, row-major)."""
         base = np.asarray(base)
-        key = (base.dtype.str, base.tobytes())
+        key = self._key(base)
         start = self._cursor.get(key, 0)
         self._cursor[key] = start + count
+        self.reused += max(0, min(self._shared.drawn(key), start + count) - start)
         return self._shared.rows(key, base, start, count)
+
+    def affordable(self, base: np.ndarray, perms: int) -> int:
+        """Rows of ``base`` this reader can read for the cost of ``perms`` rows drawn afresh: the rows an
+        earlier net drew, not yet read, cost ``1 - draw_share`` of a row each."""
+        key = self._key(np.asarray(base))
+        pooled = max(0, self._shared.drawn(key) - self._cursor.get(key, 0))
+        cheap = 1.0 - self.draw_share
+        if pooled * cheap >= perms:
+            return int(perms / cheap)
+        return int(pooled + (perms - pooled * cheap))
+
+    def spent(self, perms: int) -> float:
+        """What ``perms`` rows read so far cost, in rows drawn afresh."""
+        return perms - self.draw_share * min(self.reused, perms)
 
 
 def net_perms(level: float) -> int:
@@ -440,10 +477,13 @@ def monte_carlo_outcome(
     risk: float = RISK,
     spread: bool = True,
     resolve_from: int | None = None,
+    budget: int | None = None,
 ) -> tuple[SequentialOutcome, int] | None:
     """:func:`sequential_pvalue` of a label statistic on at most ``max_labels`` labels (whole batches,
     spread over the stream by :func:`net_batches`, or the first ones when ``spread`` is False);
-    returns ``(outcome, labels used)`` or None when they cannot carry the statistic."""
+    returns ``(outcome, labels used)`` or None when they cannot carry the statistic. ``budget`` caps
+    the permutations further, counted as rows drawn afresh (rows a shared reader hands out that an
+    earlier net drew cost less: :meth:`_RowReader.affordable`)."""
     if spread:
         keep = net_batches(batch_sizes, max_labels, min_batches)
     else:
@@ -461,6 +501,8 @@ def monte_carlo_outcome(
     observed = float(stat(x[None, :])[0])
     tol = 1e-9 * max(1.0, abs(observed))
     small = _compact(x)
+    if budget is not None:
+        max_perms = min(max_perms, rng.affordable(small, budget) if isinstance(rng, _RowReader) else budget)
     cap = max(1, int(ELEMENTS_PER_CHUNK / (max(n, 1) * max(cells_per_label, 1.0))))
 
     def exceed(rows: int) -> np.ndarray:
@@ -534,7 +576,8 @@ def safety_net(
         labels,
         batch_sizes,
         rng=rng,
-        max_perms=min(max_perms, mc_budget if mc_budget is not None else max_perms),
+        max_perms=max_perms,
+        budget=mc_budget,
         max_labels=mc_max_labels,
         min_batches=min_batches,
         cells_per_label=cells_per_label,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from loadercheck.stats import autocorr, drift, runs
+from loadercheck.stats import autocorr, batch, drift, runs
 
 
 def _codes(n: int, k: int) -> np.ndarray:
@@ -39,9 +39,17 @@ def test_label_runs_costs_the_unit_without_tables_and_more_with_wide_ones():
     assert runs.net_row_cost(_codes(n, 1000), _sizes(n, 32)) > 2 * runs.net_row_cost(_codes(n, 10), _sizes(n, 4))
 
 
+def test_batch_entropy_costs_most_in_batches_of_one_and_with_wide_tables():
+    n = 4096
+    pairs = batch.net_row_cost(_codes(n, 10), _sizes(n, 4))
+    assert batch.net_row_cost(_codes(n, 10), _sizes(n, 1)) > 2 * pairs
+    assert batch.net_row_cost(_codes(n, 1000), _sizes(n, 32)) > batch.net_row_cost(_codes(n, 10), _sizes(n, 32))
+    assert batch.net_row_cost(_codes(n, 2), _sizes(n, 1)) < batch.net_row_cost(_codes(n, 10), _sizes(n, 1))
+
+
 def test_every_cost_is_positive_and_finite_on_any_shape():
     for n, k, b in [(64, 2, 1), (256, 3, 7), (4096, 1000, 1), (16384, 50000, 512), (100, 1, 4)]:
         x, sizes = _codes(n, k), _sizes(n, b)
-        for model in (runs.net_row_cost, drift.net_row_cost, autocorr.net_row_cost):
+        for model in (runs.net_row_cost, batch.net_row_cost, drift.net_row_cost, autocorr.net_row_cost):
             cost = model(x, sizes)
             assert np.isfinite(cost) and cost >= 0.5

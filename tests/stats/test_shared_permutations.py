@@ -57,3 +57,28 @@ def test_rows_come_row_major_and_are_the_generators_own_permutations():
     reader = P.SharedPermutations(np.random.default_rng(5)).reader()
     for count in (16, 40):  # the shared rows too, as first drawn and once grown
         assert P.permuted_rows(reader, base, count).flags.c_contiguous
+
+
+def test_rows_an_earlier_net_drew_cost_a_reader_only_what_is_not_drawing():
+    """A reader prices the rows an earlier net drew, not yet read, at 1 - draw_share of a fresh row:
+    a budget of 100 fresh rows buys the 60 pooled rows for 24 and 76 fresh ones after them."""
+    shared = P.SharedPermutations(np.random.default_rng(0))
+    base = np.repeat(np.arange(4, dtype=np.int8), 8)
+    shared.reader().rows(base, 60)  # an earlier net draws 60 rows
+    later = shared.reader(draw_share=0.6)
+    assert later.affordable(base, 100) == 60 + (100 - 24)
+    assert later.affordable(base, 12) == 30  # all of them pooled: 12 / 0.4
+    assert shared.reader().affordable(base, 100) == 100  # no draw share: every row at full price
+    assert later.affordable(np.arange(32, dtype=np.int8), 100) == 100  # other labels: nothing pooled
+    later.rows(base, 50)
+    assert later.reused == 50 and later.affordable(base, 10) == 10 + (10 - 4)  # 10 pooled left, for 4
+    later.rows(base, 30)  # 10 pooled, 20 drawn afresh
+    assert later.reused == 60
+    assert later.spent(80) == pytest.approx(80 - 0.6 * 60)
+
+
+def test_a_reader_never_prices_a_row_below_a_quarter():
+    shared = P.SharedPermutations(np.random.default_rng(0))
+    base = np.arange(16, dtype=np.int8)
+    shared.reader().rows(base, 40)
+    assert shared.reader(draw_share=5.0).affordable(base, 10) == 40
