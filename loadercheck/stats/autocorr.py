@@ -29,7 +29,7 @@ from scipy import special
 
 from ..results import TestResult
 from ._validate import NotEnoughData, as_batch_sizes, as_codes
-from .counts import MAX_GROUPS, hash_groups, segment_ids
+from .counts import MAX_GROUPS, dense_tables, hash_groups
 from .moments import kappa, label_sums, lag_graph_sums, pair_moments_arrays
 from .permutation import safety_net
 from .tails import TINY, cantelli, rare_side_sf
@@ -97,11 +97,8 @@ class _LagModel:
             # one count series per (row, group), batches along the last axis so each FFT reads contiguous memory
             if self.nb == n:  # batches of one sample: the series are the groups' indicators
                 series = (rows[:, None, :] == cols[None, :, None]).astype(np.float64)
-            else:  # the (rows, batches, groups) count tables, then one series per counted group
-                cells = (np.arange(rows.shape[0], dtype=np.int64)[:, None] * (self.nb * self.n_groups)
-                         + self.batch_cells + rows).ravel()
-                table = np.bincount(cells, minlength=rows.shape[0] * self.nb * self.n_groups)
-                table = table.reshape(rows.shape[0], self.nb, self.n_groups)
+            else:
+                table = dense_tables(rows, self.sizes, self.n_groups)  # (rows, batches, groups)
                 series = np.ascontiguousarray(table.transpose(0, 2, 1)[:, cols], dtype=np.float64)
             spec = np.fft.rfft(series, axis=2)
             power = np.einsum("rcf,rcf->rf", spec.real, spec.real)  # summed over the counted groups
@@ -109,11 +106,6 @@ class _LagModel:
             acf = np.fft.irfft(power, n=self.nb, axis=1)
             np.rint(acf[:, 1 : self.lags + 1], out=out[start : start + step])
         return out
-
-    @cached_property
-    def batch_cells(self) -> np.ndarray:
-        """Each position's first cell in a row's (batch, group) table: its batch times the groups."""
-        return segment_ids(self.sizes) * self.n_groups
 
     def lag_scores(self, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-lag tail p-values and normal scores of lag match counts ``m`` (R, Q).

@@ -193,12 +193,17 @@ class _RowReader:
         self._shared = shared
         self._cursor: dict[tuple[str, bytes], int] = {}
         self.draw_share = min(max(float(draw_share), 0.0), MAX_DRAW_SHARE)
-        self.reused = 0
-        """Rows read that an earlier net had drawn (each cost ``1 - draw_share`` of a row)."""
+        self._earlier: dict[tuple[str, bytes], int] = {}  # rows drawn before this reader first asked
 
-    @staticmethod
-    def _key(base: np.ndarray) -> tuple[str, bytes]:
-        return (base.dtype.str, base.tobytes())
+    def _key(self, base: np.ndarray) -> tuple[str, bytes]:
+        key = (base.dtype.str, base.tobytes())
+        self._earlier.setdefault(key, self._shared.drawn(key))
+        return key
+
+    @property
+    def reused(self) -> int:
+        """Rows read that an earlier net had drawn (each cost ``1 - draw_share`` of a row)."""
+        return sum(min(self._cursor.get(key, 0), earlier) for key, earlier in self._earlier.items())
 
     def rows(self, base: np.ndarray, count: int) -> np.ndarray:
         """The next ``count`` shared permuted rows of ``base`` (read-only, row-major)."""
@@ -206,14 +211,13 @@ class _RowReader:
         key = self._key(base)
         start = self._cursor.get(key, 0)
         self._cursor[key] = start + count
-        self.reused += max(0, min(self._shared.drawn(key), start + count) - start)
         return self._shared.rows(key, base, start, count)
 
     def affordable(self, base: np.ndarray, perms: int) -> int:
         """Rows of ``base`` this reader can read for the cost of ``perms`` rows drawn afresh: the rows an
         earlier net drew, not yet read, cost ``1 - draw_share`` of a row each."""
         key = self._key(np.asarray(base))
-        pooled = max(0, self._shared.drawn(key) - self._cursor.get(key, 0))
+        pooled = max(0, self._earlier[key] - self._cursor.get(key, 0))
         cheap = 1.0 - self.draw_share
         if pooled * cheap >= perms:
             return int(perms / cheap)

@@ -82,3 +82,16 @@ def test_a_reader_never_prices_a_row_below_a_quarter():
     base = np.arange(16, dtype=np.int8)
     shared.reader().rows(base, 40)
     assert shared.reader(draw_share=5.0).affordable(base, 10) == 40
+
+
+def test_rows_a_reader_had_drawn_for_itself_are_not_counted_as_reused():
+    """The pool draws at least 16 rows at a time: the rows a reader's own first read drew are fresh
+    when it reads them next, and only rows drawn before its first read are priced as reused."""
+    shared = P.SharedPermutations(np.random.default_rng(0))
+    base = np.arange(16, dtype=np.int8)
+    shared.reader().rows(base, 20)  # an earlier net: 20 rows
+    reader = shared.reader(draw_share=0.5)
+    reader.rows(base, 25)  # 20 reused; the pool draws 16 more (rows 20-35)
+    reader.rows(base, 10)  # rows 25-34: drawn for this reader
+    assert reader.reused == 20
+    assert reader.spent(35) == pytest.approx(35 - 0.5 * 20)
